@@ -1,0 +1,85 @@
+//! Builds libxbuf.so, the C tests and the C tools. Zig 0.15.2 (pinned in .ci/run).
+//!
+//!   zig build              zig-out/lib/libxbuf.so, zig-out/bin/* (tests, tools)
+//!   zig build test         run every C test (test/c/t_*.c), one program per feature
+//!   zig build sanitize     the same tests built by the host gcc under ASan+UBSan and TSan
+//!
+//! Every csrc/*.c file is part of the library; every test/c/t_*.c file is a
+//! test program; every tools/c/*.c file is a tool. Adding a file needs no edit here.
+const std = @import("std");
+
+const c_flags = [_][]const u8{
+    "-std=gnu11",
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-Wno-unused-parameter",
+    "-fno-strict-aliasing",
+};
+
+fn cFilesIn(b: *std.Build, dir: []const u8, prefix: []const u8) []const []const u8 {
+    var list: std.ArrayList([]const u8) = .empty;
+    var d = b.build_root.handle.openDir(dir, .{ .iterate = true }) catch return &.{};
+    defer d.close();
+    var it = d.iterate();
+    while (it.next() catch null) |entry| {
+        if (entry.kind != .file) continue;
+        if (!std.mem.endsWith(u8, entry.name, ".c")) continue;
+        if (!std.mem.startsWith(u8, entry.name, prefix)) continue;
+        list.append(b.allocator, b.fmt("{s}/{s}", .{ dir, entry.name })) catch @panic("OOM");
+    }
+    std.mem.sort([]const u8, list.items, {}, struct {
+        fn lt(_: void, a: []const u8, z: []const u8) bool {
+            return std.mem.lessThan(u8, a, z);
+        }
+    }.lt);
+    return list.items;
+}
+
+pub fn build(b: *std.Build) void {
+    const target = b.standardTargetOptions(.{});
+    const optimize = b.option(std.builtin.OptimizeMode, "optimize", "Debug, ReleaseSafe, ReleaseFast (default) or ReleaseSmall") orelse .ReleaseFast;
+
+    const lib_mod = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true });
+    lib_mod.addIncludePath(b.path("csrc/include"));
+    lib_mod.addCSourceFiles(.{ .files = cFilesIn(b, "csrc", ""), .flags = &c_flags });
+    const lib = b.addLibrary(.{ .linkage = .dynamic, .name = "xbuf", .root_module = lib_mod });
+    lib.setVersionScript(b.path("csrc/libxbuf.map"));
+    b.installArtifact(lib);
+    b.installFile("csrc/include/xbuf.h", "include/xbuf.h");
+    b.installFile("csrc/include/xbuf_abi.h", "include/xbuf_abi.h");
+
+    // C programs linked against the library: tests and tools.
+    const test_step = b.step("test", "Run the C tests (exit 0 pass, 1 fail, 77 skip)");
+    const run_all = b.addSystemCommand(&.{ "bash", "test/c/run.sh" });
+    run_all.setCwd(b.path("."));
+    run_all.has_side_effects = true;
+    test_step.dependOn(&run_all.step);
+
+    const groups = [_]struct { dir: []const u8, prefix: []const u8 }{
+        .{ .dir = "test/c", .prefix = "t_" },
+        .{ .dir = "test/c", .prefix = "peer_" },
+        .{ .dir = "tools/c", .prefix = "" },
+    };
+    for (groups) |g| {
+        for (cFilesIn(b, g.dir, g.prefix)) |file| {
+            const stem = std.fs.path.stem(file);
+            const mod = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true });
+            mod.addIncludePath(b.path("csrc/include"));
+            mod.addIncludePath(b.path("test/c"));
+            mod.addCSourceFile(.{ .file = b.path(file), .flags = &c_flags });
+            mod.linkLibrary(lib);
+            const exe = b.addExecutable(.{ .name = stem, .root_module = mod });
+            exe.root_module.addRPathSpecial("$ORIGIN/../lib");
+            const install = b.addInstallArtifact(exe, .{});
+            b.getInstallStep().dependOn(&install.step);
+            run_all.step.dependOn(&install.step);
+        }
+    }
+
+    const sanitize = b.step("sanitize", "Run the C tests built by gcc with ASan+UBSan, then with TSan");
+    const run_san = b.addSystemCommand(&.{ "bash", "test/c/sanitize.sh" });
+    run_san.setCwd(b.path("."));
+    run_san.has_side_effects = true;
+    sanitize.dependOn(&run_san.step);
+}

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xbuf.h - the one public header of libxbuf: EVL-style cross-buffers with
+ * zero-copy access.
+ *
+ * A cross-buffer is a pair of byte rings between an application (the
+ * in-band side) and a driver or real-time thread (the out-of-band side):
+ *
+ *   inbound ring:  driver --evl_write_xbuf()--> ring --xbuf_read()-->  app
+ *   outbound ring: app    --xbuf_write()------> ring --evl_read_xbuf()--> driver
+ *
+ * Every call that returns int or ssize_t returns a negative errno value on
+ * failure, except xbuf_read() and xbuf_write(), which behave like read(2)
+ * and write(2): -1 with errno set.
+ */
+#ifndef XBUF_H
+#define XBUF_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "xbuf_abi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Creation flags, as libevl's evl_create_xbuf(). */
+#define XBUF_CLONE_PRIVATE	0
+#define XBUF_CLONE_PUBLIC	(1 << 16)
+#define XBUF_CLONE_NONBLOCK	(1 << 18)
+
+/* Longest element name, without the leading '/'. */
+#define XBUF_NAME_MAX		63
+
+/* Fill levels, as EVL's sysfs "rings" attribute. */
+struct xbuf_rings {
+	size_t ifill, isize;	/* inbound: bytes waiting for xbuf_read(), capacity */
+	size_t ofill, osize;	/* outbound: bytes waiting for evl_read_xbuf(), capacity */
+};
+
+/* Counters of one direction, read from both endpoints. */
+struct xbuf_ring_stat {
+	unsigned long long capacity;
+	unsigned long long fill;
+	unsigned long long produced;		/* bytes written so far */
+	unsigned long long consumed;		/* bytes read so far */
+	unsigned long long writes, reads;
+	unsigned long long write_eagain, read_eagain;
+	unsigned long long producer_wakeups;	/* wakes the producer sent the consumer */
+	unsigned long long consumer_wakeups;	/* wakes the consumer sent the producer */
+	unsigned int producer_waiters, consumer_waiters;
+	int producer_pid, consumer_pid;		/* user-space backend: who holds each end; 0 none */
+};
+
+struct xbuf_stat {
+	struct xbuf_ring_stat inbound, outbound;
+};
+
+/*
+ * Application (in-band) side.
+ */
+
+/*
+ * Create a cross-buffer. i_bufsz is the inbound ring's capacity (data the
+ * driver sends to the application), o_bufsz the outbound one's. A size may
+ * be 0 (no ring in that direction: ENOBUFS there), not both; at most 2^30.
+ * fmt names the element; a name starting with '/' makes it public, as does
+ * XBUF_CLONE_PUBLIC. Returns a file descriptor or -errno: -EINVAL (sizes,
+ * flags, name), -EEXIST (public name taken), -ENAMETOOLONG, -ENOMEM.
+ */
+int xbuf_create(size_t i_bufsz, size_t o_bufsz, int flags, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/*
+ * Open a public element by name ("foo" or "/foo"). flags: 0 or
+ * XBUF_CLONE_NONBLOCK. Returns a file descriptor or -errno (-ENOENT when no
+ * live element has that name).
+ */
+int xbuf_open(const char *name, int flags);
+
+/*
+ * read(2) on the element: takes inbound traffic. Blocking reads return
+ * exactly count bytes, or fewer only while a writer is blocked on the ring
+ * waiting for room. Non-blocking (O_NONBLOCK on the fd): whatever is there,
+ * -1/EAGAIN when empty. -1/EINVAL for a blocking read above the capacity,
+ * -1/ENOBUFS without an inbound ring, -1/EPIPE when blocked and the driver
+ * process died.
+ */
+ssize_t xbuf_read(int fd, void *buf, size_t count);
+
+/*
+ * write(2) on the element: feeds outbound traffic. All count bytes or none:
+ * -1/EAGAIN (non-blocking, no room for all of it), -1/EINVAL (count above
+ * the capacity), -1/ENOBUFS (no outbound ring), -1/EPIPE (blocked and the
+ * driver process died).
+ */
+ssize_t xbuf_write(int fd, const void *buf, size_t count);
+
+/* Close an element fd; threads blocked on it wake with EBADF. */
+int xbuf_close(int fd);
+
+/* Fill levels of both rings. */
+int xbuf_rings(int fd, struct xbuf_rings *r);
+
+/* Both directions' counters. */
+int xbuf_stat(int fd, struct xbuf_stat *st);
+
+/* The element's name (without '/'), "" when private and unnamed; NULL if fd is no element. */
+const char *xbuf_name(int fd);
+
+/*
+ * Zero-copy access. A begin call borrows a contiguous span of the ring and
+ * the matching end call returns it; between the two, the calling thread
+ * owns that end of the ring (other threads of the process wait in begin,
+ * the same thread gets -EBUSY). Every positive begin must be followed by
+ * an end on the same thread.
+ *
+ * Modes (flags):
+ *   0              as the fd's O_NONBLOCK says, with read(2)/write(2) semantics
+ *   XBUF_NONBLOCK  never wait: a read borrows what is there (-EAGAIN if empty)
+ *   XBUF_NOWAIT    succeed only if a blocking call would complete right now,
+ *                  else -EAGAIN: what an event loop needs before it waits
+ */
+#define XBUF_NONBLOCK	0x1
+#define XBUF_NOWAIT	0x2
+
+/* Borrow up to count readable bytes at *data; returns how many (> 0), 0 for count 0. */
+ssize_t xbuf_read_begin(int fd, size_t count, int flags, const void **data);
+/* Consume n <= the borrowed bytes and return the borrow. */
+int xbuf_read_end(int fd, size_t n);
+/* Borrow exactly count writable bytes at *data; returns count, 0 for count 0. */
+ssize_t xbuf_write_begin(int fd, size_t count, int flags, void **data);
+/* Publish n <= the borrowed bytes and return the borrow. */
+int xbuf_write_end(int fd, size_t n);
+
+/*
+ * Waiting without consuming.
+ *   XBUF_POLLIN:  a blocking xbuf_read(count) would complete (count 0: any byte)
+ *   XBUF_POLLOUT: a blocking xbuf_write(count) would complete
+ * xbuf_poll() blocks the calling thread (timeout_ms < 0: forever) and returns
+ * the ready events, 0 on timeout, or -errno (-EPIPE, -EBADF, -EINTR).
+ *
+ * xbuf_notify_fd() and xbuf_arm() serve event loops: arm hands the wait to a
+ * helper thread and returns at once (1 if already ready, 0 if armed); when
+ * the wait ends, the helper writes one byte to the notify fd: 0 when ready,
+ * else the errno that ended it. One wait is armed per fd at a time.
+ */
+#define XBUF_POLLIN	0x1
+#define XBUF_POLLOUT	0x4
+int xbuf_poll(int fd, int events, size_t count, int timeout_ms);
+int xbuf_notify_fd(int fd);
+int xbuf_arm(int fd, int events, size_t count);
+
+/*
+ * The mapping, for bindings that view the rings directly: the base address
+ * of this process's mapping of the element (laid out as xbuf_abi.h draws it).
+ * It stays valid until the fd is closed.
+ */
+void *xbuf_map_base(int fd);
+
+/*
+ * Driver (out-of-band) side: EVL's in-kernel API, same signatures and
+ * return values. Driver code using only these compiles unchanged against
+ * the kernel module (kmod/).
+ */
+struct evl_file;
+struct evl_xbuf;
+
+/* Resolve an element fd of the calling process; NULL if it is none. Holds a reference. */
+struct evl_xbuf *evl_get_xbuf(int efd, struct evl_file **efilpp);
+/* Drop the reference taken by evl_get_xbuf(). */
+void evl_put_xbuf(struct evl_file *efilp);
+/* Read outbound traffic (f_flags: 0 or O_NONBLOCK); bytes read or -errno. */
+ssize_t evl_read_xbuf(struct evl_xbuf *xbuf, void *buf, size_t count, int f_flags);
+/* Write inbound traffic (f_flags: 0 or O_NONBLOCK); bytes written or -errno. */
+ssize_t evl_write_xbuf(struct evl_xbuf *xbuf, const void *buf, size_t count, int f_flags);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* XBUF_H */

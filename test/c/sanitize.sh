@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Build the library, the tests and the peer tool with the host gcc under
+# ASan+UBSan, then under TSan, and run every C test with each.
+set -eu
+cd "$(dirname "$0")/../.."
+CC=${CC:-gcc}
+CFLAGS="-std=gnu11 -O1 -g -Wall -Wextra -Wno-unused-parameter -Icsrc/include -Itest/c -pthread"
+status=0
+for san in "address,undefined" "thread"; do
+	out=zig-out/san-${san%%,*}
+	mkdir -p "$out/bin" "$out/lib"
+	flags="$CFLAGS -fsanitize=$san -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+	$CC $flags -shared -fPIC -o "$out/lib/libxbuf.so" csrc/*.c -Wl,--version-script=csrc/libxbuf.map
+	for src in test/c/t_*.c tools/c/*.c; do
+		$CC $flags -o "$out/bin/$(basename "$src" .c)" "$src" -L"$out/lib" -lxbuf -Wl,-rpath,"\$ORIGIN/../lib"
+	done
+	echo "== $san"
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+		XBUF_TEST_BIN="$out/bin" XBUF_TEST_TIMEOUT=300 bash test/c/run.sh || status=1
+done
+exit $status
