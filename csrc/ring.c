@@ -179,7 +179,8 @@ static int xb_sleep(struct xb_handle *h, const struct xb_sleep_on *on, int n,
 	for (i = 0; i < n; i++) {
 		uint32_t owner = load_acquire(&on[i].peer->owner);
 
-		if (owner && owner != (uint32_t)xb_self_pid() && xb_peer_dead(owner))
+		if (owner && owner != (uint32_t)xb_self_pid() &&
+		    (owner == XBUF_OWNER_GONE || xb_peer_dead((pid_t)owner)))
 			return -EPIPE;
 		w[i].uaddr = (uintptr_t)on[i].seq;
 		w[i].val = on[i].val;
@@ -231,7 +232,7 @@ static int end_claim(struct xb_end *e)
 		return 0;
 	cur = load_acquire(&e->self->owner);
 	for (;;) {
-		if (cur != 0 && cur != me && !xb_peer_dead((pid_t)cur))
+		if (cur != 0 && cur != XBUF_OWNER_GONE && cur != me && !xb_peer_dead((pid_t)cur))
 			return -EBUSY;
 		if (__atomic_compare_exchange_n(&e->self->owner, &cur, me, false,
 						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
@@ -527,14 +528,21 @@ void xb_end_init(struct xb_end *e, struct xb_element *el, int ring, int role, in
 	e->data = ri->data_size ? (unsigned char *)el->base + ri->data_map_off : NULL;
 }
 
-/* Give up this process's claim on the end (the last handle of its side went). */
+/*
+ * Give up this process's claim on the end (the last handle of its side
+ * went). The peer's sleepers are told: like a pipe's, its blocked calls
+ * then fail with EPIPE, until a new process takes the end.
+ */
 void xb_end_release(struct xb_end *e)
 {
 	uint32_t me = (uint32_t)xb_self_pid();
 
 	if (!e->claimed)
 		return;
-	__atomic_compare_exchange_n(&e->self->owner, &me, 0, false,
-				    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 	e->claimed = false;
+	if (!__atomic_compare_exchange_n(&e->self->owner, &me, XBUF_OWNER_GONE, false,
+					 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		return;
+	__atomic_fetch_add(&e->self->seq, 1, __ATOMIC_SEQ_CST);
+	futex_wake_shared(&e->self->seq);
 }

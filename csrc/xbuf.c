@@ -164,13 +164,16 @@ fail:
 	return r;
 }
 
-/* Drop a handle's element reference; called with the table write-locked. */
+/*
+ * Drop an element reference of a handle of `side`, or a mapping hold
+ * (side -1); called with the table write-locked.
+ */
 static void element_put(struct xb_element *el, int side)
 {
 	struct xb_element **pp;
 	int ring;
 
-	if (--el->side_refs[side] == 0)
+	if (side >= 0 && --el->side_refs[side] == 0)
 		for (ring = 0; ring < 2; ring++)
 			xb_end_release(xb_end_of(el, side, ring));
 	if (--el->refs)
@@ -697,6 +700,11 @@ int xbuf_rings(int fd, struct xbuf_rings *rg)
 	return 0;
 }
 
+static int owner_pid(uint32_t owner)
+{
+	return owner == XBUF_OWNER_GONE ? 0 : (int)owner;
+}
+
 static void ring_stat(struct xb_element *el, int ring, struct xbuf_ring_stat *st)
 {
 	const struct xbuf_shm_endpoint *p = el->end[ring][XB_PRODUCER].self;
@@ -714,8 +722,8 @@ static void ring_stat(struct xb_element *el, int ring, struct xbuf_ring_stat *st
 	st->consumer_wakeups = __atomic_load_n(&c->wakeups, __ATOMIC_RELAXED);
 	st->producer_waiters = __atomic_load_n(&p->waiters, __ATOMIC_RELAXED);
 	st->consumer_waiters = __atomic_load_n(&c->waiters, __ATOMIC_RELAXED);
-	st->producer_pid = (int)__atomic_load_n(&p->owner, __ATOMIC_RELAXED);
-	st->consumer_pid = (int)__atomic_load_n(&c->owner, __ATOMIC_RELAXED);
+	st->producer_pid = owner_pid(__atomic_load_n(&p->owner, __ATOMIC_RELAXED));
+	st->consumer_pid = owner_pid(__atomic_load_n(&c->owner, __ATOMIC_RELAXED));
 }
 
 int xbuf_stat(int fd, struct xbuf_stat *st)
@@ -755,4 +763,28 @@ void *xbuf_map_base(int fd)
 	base = h->el->base;
 	xb_handle_put(h);
 	return base;
+}
+
+void *xbuf_map_hold(int fd)
+{
+	struct xb_handle *h = xb_handle_get(fd);
+	struct xb_element *el;
+
+	if (!h)
+		return NULL;
+	el = h->el;
+	pthread_rwlock_wrlock(&table_lock);
+	el->refs++;
+	pthread_rwlock_unlock(&table_lock);
+	xb_handle_put(h);
+	return el;
+}
+
+void xbuf_map_release(void *hold)
+{
+	if (!hold)
+		return;
+	pthread_rwlock_wrlock(&table_lock);
+	element_put(hold, -1);
+	pthread_rwlock_unlock(&table_lock);
 }

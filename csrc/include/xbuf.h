@@ -159,6 +159,15 @@ int xbuf_arm(int fd, int events, size_t count);
 void *xbuf_map_base(int fd);
 
 /*
+ * Keep the element's mapping alive past xbuf_close(fd): for bindings that
+ * hand out views of the rings which may outlive the fd (a garbage-collected
+ * runtime). Returns a hold to pass to xbuf_map_release(), NULL if fd is no
+ * element. A hold takes no part in the traffic: it claims no end.
+ */
+void *xbuf_map_hold(int fd);
+void xbuf_map_release(void *hold);
+
+/*
  * Driver (out-of-band) side: EVL's in-kernel API, same signatures and
  * return values. Driver code using only these compiles unchanged against
  * the kernel module (kmod/).

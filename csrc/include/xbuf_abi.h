@@ -75,6 +75,7 @@
 #define XBUF_SIDE_DRIVER	1	/* out-of-band endpoint: evl_read_xbuf outbound, evl_write_xbuf inbound */
 
 #define XBUF_MAX_RING_SIZE	(1ULL << 30)
+#define XBUF_OWNER_GONE		0xffffffffu	/* the end's last holder let go of it */
 #define XBUF_CACHELINE		64
 #define XBUF_HEADER_PAGES	3	/* info, driver, app */
 
@@ -110,7 +111,7 @@ struct xbuf_shm_endpoint {
 	__u64 pos;		/* free-running count of bytes produced / consumed */
 	__u32 seq;		/* futex word the peer sleeps on; bumped on progress when the peer waits */
 	__u32 waiters;		/* threads of this end sleeping on the peer's seq */
-	__u32 owner;		/* user-space backend: pid holding this end, 0 if none; kernel: 0 */
+	__u32 owner;		/* user-space backend: pid holding this end, 0 never held, XBUF_OWNER_GONE; kernel: 0 */
 	__u32 wanted;		/* producer: the smallest count a sleeping writer needs room for */
 	__u64 ops;		/* completed reads / writes */
 	__u64 eagain;		/* operations that failed with EAGAIN */

@@ -94,10 +94,13 @@ int main(int argc, char **argv)
 	pid = spawn_peer("produce", "8000000");
 	read_checked(fd, 8000000, false);
 	CHECK(exit_code(pid) == 0);
+	/* the producer let go of its end: like a pipe, a blocked read fails */
+	CHECK(xbuf_read(fd, buf, 1) == -1 && errno == EPIPE);
+	CHECK(xbuf_stat(fd, &st) == 0 && st.inbound.producer_pid == 0);
 
 	/* 2. the peer dies mid-stream while we sleep: drain, then EPIPE */
 	pid = spawn_peer("produce", "0");	/* forever */
-	read_checked(fd, 1000000, false);
+	read_checked(fd, 1000000, true);
 	CHECK(pthread_create(&killer, NULL, kill_later, (void *)(intptr_t)pid) == 0);
 	for (;;) {
 		got = xbuf_read(fd, buf, 1000);

@@ -9,8 +9,9 @@
  *       by absolute stream position, so a consumer can check every byte
  *   xbuf_peer consume NAME --bytes N
  *       read N bytes from the outbound ring and check the pattern
- *   xbuf_peer echo NAME --size S
- *       read S bytes from outbound, write them back inbound, until EPIPE
+ *   xbuf_peer echo NAME --size S [--delay-us D]
+ *       read S bytes from outbound, write them back inbound (D us later),
+ *       until the application side is gone (EPIPE)
  *
  * Prints one line "<verb> <bytes> bytes <seconds> s" to stdout on success.
  */
@@ -41,7 +42,7 @@ static int usage(const char *why)
 	fprintf(stderr, "xbuf_peer: %s\n"
 		"usage: xbuf_peer produce NAME [--bytes N] [--seconds S] [--chunk C]\n"
 		"       xbuf_peer consume NAME --bytes N [--chunk C]\n"
-		"       xbuf_peer echo NAME --size S\n", why);
+		"       xbuf_peer echo NAME --size S [--delay-us D]\n", why);
 	return 2;
 }
 
@@ -53,7 +54,7 @@ static int fail(const char *what, long long err)
 
 int main(int argc, char **argv)
 {
-	unsigned long long bytes = 0, chunk = 65536, size = 64;
+	unsigned long long bytes = 0, chunk = 65536, size = 64, delay_us = 0;
 	double seconds = 0, t0;
 	struct evl_file *efile;
 	struct evl_xbuf *xb;
@@ -83,6 +84,8 @@ int main(int argc, char **argv)
 			chunk = (unsigned long long)v;
 		else if (!strcmp(argv[i], "--size"))
 			size = (unsigned long long)v;
+		else if (!strcmp(argv[i], "--delay-us"))
+			delay_us = (unsigned long long)v;
 		else
 			return usage("unknown option");
 	}
@@ -153,6 +156,12 @@ int main(int argc, char **argv)
 				break;
 			if (ret < 0)
 				return fail("evl_read_xbuf", ret);
+			if (delay_us) {
+				struct timespec ts = { (time_t)(delay_us / 1000000),
+						       (long)(delay_us % 1000000) * 1000 };
+
+				nanosleep(&ts, NULL);
+			}
 			ret = evl_write_xbuf(xb, buf, (size_t)ret, 0);
 			if (ret == -EPIPE)
 				break;

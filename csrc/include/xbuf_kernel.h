@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xbuf_kernel.h - the uapi of the kernel backend (kmod/): device names,
+ * ioctl numbers and structures. Usable from the kernel and from user space.
+ *
+ * Devices (devtmpfs creates them; no udev needed):
+ *
+ *   /dev/xbuf/clone    ioctl(XBUF_IOC_CLONE) creates an element, returns its fd
+ *   /dev/xbuf/<name>   a public element: open(2) yields an element fd
+ *   /dev/xbuf/latmus   companion driver: latency records into a cross-buffer
+ *   /dev/xbuf/selftest test-only driver exposing the in-kernel API (tests)
+ *
+ * An element fd serves read(2) (inbound: driver -> app), write(2)
+ * (outbound: app -> driver), poll(2), the ioctls below, and mmap(2) of the
+ * layout of xbuf_abi.h. mmap offsets are *map* offsets: offset 0 length
+ * info.map_size maps the whole element (data areas twice); any page-aligned
+ * sub-range may be mapped alone (e.g. the info page first).
+ *
+ * Page protections of a mapping (decided per page, enforced by the kernel):
+ *   info page, driver page, inbound data  read-only, whatever the VMA asks
+ *   app page, outbound data               writable if mapped PROT_WRITE
+ * A PROT_WRITE mapping that covers only read-only pages fails with EPERM;
+ * a mapping without PROT_WRITE can never be made writable (VM_MAYWRITE is
+ * cleared); mprotect(PROT_WRITE) over any read-only page fails with EACCES;
+ * a store to a read-only page raises SIGBUS; mremap cannot grow a mapping.
+ *
+ * Sysfs: /sys/class/xbuf/<name>/rings (public) or /sys/class/xbuf/@<id>/rings
+ * (private, id from XBUF_IOC_INFO) prints "ifill isize ofill osize".
+ */
+#ifndef XBUF_KERNEL_H
+#define XBUF_KERNEL_H
+
+#include <linux/types.h>	/* __u32, __u64, __s32, __s64: as in xbuf_abi.h */
+#ifdef __KERNEL__
+#include <linux/ioctl.h>
+#else
+#include <sys/ioctl.h>
+#endif
+
+#define XBUF_KDEV_DIR		"/dev/xbuf"
+#define XBUF_KDEV_CLONE		"/dev/xbuf/clone"
+#define XBUF_KDEV_LATMUS	"/dev/xbuf/latmus"
+#define XBUF_KDEV_SELFTEST	"/dev/xbuf/selftest"
+#define XBUF_KSYSFS_CLASS	"/sys/class/xbuf"
+
+/* Creation flags (same values as xbuf.h). */
+#define XBUF_KCLONE_PUBLIC	(1 << 16)
+#define XBUF_KCLONE_NONBLOCK	(1 << 18)
+
+#define XBUF_KNAME_LEN		64	/* including the NUL */
+
+/*
+ * XBUF_IOC_CLONE on /dev/xbuf/clone: returns a new element fd (O_CLOEXEC,
+ * O_RDWR, plus O_NONBLOCK with XBUF_KCLONE_NONBLOCK) or -1/errno:
+ * EINVAL (both sizes 0, a size > 2^30, unknown flag, public without name,
+ * bad name), EEXIST (public name taken), ENAMETOOLONG (no NUL in name),
+ * ENOMEM, ENOSPC (too many elements). A name with a leading '/' is public.
+ */
+struct xbuf_clone_req {
+	__u64 i_bufsz;			/* inbound capacity, bytes */
+	__u64 o_bufsz;			/* outbound capacity, bytes */
+	__u32 flags;			/* XBUF_KCLONE_* */
+	char name[XBUF_KNAME_LEN];	/* NUL-terminated, "" = anonymous */
+	__u32 __pad;			/* must be 0 */
+};
+
+/* XBUF_IOC_INFO on an element fd. */
+struct xbuf_elem_info {
+	__u64 map_size;			/* info.map_size: length of a full mmap */
+	__u32 id;			/* sysfs: @<id> for private elements */
+	__u32 flags;			/* XBUF_KCLONE_PUBLIC if public */
+	char name[XBUF_KNAME_LEN];	/* without '/', "" if anonymous */
+};
+
+/* XBUF_IOC_RINGS on an element fd: same numbers as sysfs "rings". */
+struct xbuf_elem_rings {
+	__u64 ifill, isize, ofill, osize;
+};
+
+/*
+ * XBUF_IOC_WAIT on an element fd: sleep until a blocking read(2) of
+ * `count` bytes (XBUF_KWAIT_IN; count 0: any byte) and/or a blocking
+ * write(2) of `count` bytes (XBUF_KWAIT_OUT) would complete. Returns the
+ * ready mask (> 0), 0 on timeout, -1/EINTR, -1/EINVAL (count > capacity or
+ * no ring in a requested direction: ENOBUFS). timeout_ns < 0: forever.
+ * A waiter for OUT counts as a blocked writer (the driver may short-read).
+ */
+#define XBUF_KWAIT_IN		0x1
+#define XBUF_KWAIT_OUT		0x4
+struct xbuf_wait_req {
+	__u32 events;
+	__u32 __pad;
+	__u64 count;
+	__s64 timeout_ns;
+};
+
+#define XBUF_IOC_MAGIC		0xe7
+
+#define XBUF_IOC_CLONE		_IOW(XBUF_IOC_MAGIC, 0x00, struct xbuf_clone_req)
+/* Wake in-kernel waiters after advancing a position through the mapping. */
+#define XBUF_IOC_KICK		_IO(XBUF_IOC_MAGIC, 0x01)
+#define XBUF_IOC_INFO		_IOR(XBUF_IOC_MAGIC, 0x02, struct xbuf_elem_info)
+#define XBUF_IOC_RINGS		_IOR(XBUF_IOC_MAGIC, 0x03, struct xbuf_elem_rings)
+#define XBUF_IOC_WAIT		_IOW(XBUF_IOC_MAGIC, 0x04, struct xbuf_wait_req)
+
+/*
+ * Companion driver (/dev/xbuf/latmus), one session per open file.
+ * START: evl_get_xbuf(xbuf_fd), sample hrtimer latency every period_us and
+ * write one struct xbuf_latmus_record per interval_us into the inbound ring
+ * (O_NONBLOCK, from hard-irq context). EBUSY if running, EINVAL for
+ * an fd that is no element, EINVAL for period 0 or interval < period.
+ * STOP (and close) stops the timer and drops the reference. STATS reads
+ * the counters (a record that does not fit is counted in `dropped`).
+ */
+struct xbuf_latmus_req {
+	__s32 xbuf_fd;
+	__u32 period_us;
+	__u32 interval_us;
+};
+
+struct xbuf_latmus_record {		/* little-endian, packed, 24 bytes */
+	__u64 sum_lat;			/* ns, sum over `samples` */
+	__s32 min_lat;			/* ns */
+	__s32 max_lat;			/* ns */
+	__u32 overruns;			/* timer periods missed */
+	__u32 samples;
+} __attribute__((packed));
+
+struct xbuf_latmus_stats {
+	__u64 records;			/* records written */
+	__u64 dropped;			/* records that did not fit */
+	__u64 samples;			/* timer shots */
+	__u32 running;
+	__u32 __pad;
+};
+
+#define XBUF_LATMUS_IOC_START	_IOW(XBUF_IOC_MAGIC, 0x10, struct xbuf_latmus_req)
+#define XBUF_LATMUS_IOC_STOP	_IO(XBUF_IOC_MAGIC, 0x11)
+#define XBUF_LATMUS_IOC_STATS	_IOR(XBUF_IOC_MAGIC, 0x12, struct xbuf_latmus_stats)
+
+/*
+ * Test-only driver (/dev/xbuf/selftest, module xbuf_selftest.ko): calls the
+ * in-kernel API on behalf of a test. BIND takes an element fd (EINVAL if it
+ * is none); KREAD/KWRITE return what evl_read_xbuf()/evl_write_xbuf()
+ * return (flags: XBUF_KIO_NONBLOCK -> O_NONBLOCK; XBUF_KIO_ATOMIC: call it
+ * with preemption disabled, XBUF_KIO_IRQOFF: with irqs off).
+ */
+#define XBUF_KIO_NONBLOCK	0x1
+#define XBUF_KIO_ATOMIC		0x2
+#define XBUF_KIO_IRQOFF		0x4
+struct xbuf_kio {
+	__u64 buf;			/* user pointer */
+	__u64 count;
+	__u32 flags;
+	__u32 __pad;
+};
+
+#define XBUF_SELFTEST_IOC_BIND	 _IOW(XBUF_IOC_MAGIC, 0x20, __s32)
+#define XBUF_SELFTEST_IOC_UNBIND _IO(XBUF_IOC_MAGIC, 0x21)
+#define XBUF_SELFTEST_IOC_KREAD	 _IOW(XBUF_IOC_MAGIC, 0x22, struct xbuf_kio)
+#define XBUF_SELFTEST_IOC_KWRITE _IOW(XBUF_IOC_MAGIC, 0x23, struct xbuf_kio)
+
+#ifdef __KERNEL__
+_Static_assert(sizeof(struct xbuf_clone_req) == 88, "clone req");
+_Static_assert(sizeof(struct xbuf_latmus_record) == 24, "latmus record");
+_Static_assert(sizeof(struct xbuf_latmus_req) == 12, "latmus req");
+#endif
+
+#endif /* XBUF_KERNEL_H */

@@ -1,0 +1,51 @@
+/**
+ * Every C function the binding calls, in one table, with the C type beside
+ * each argument. Runtime adapters (bun.ts, later deno.ts) load exactly this.
+ */
+export const symbols = {
+  // int xbuf_create(size_t i_bufsz, size_t o_bufsz, int flags, const char *fmt, ...)
+  // (called with no variadic arguments: the name goes in as a format with '%' doubled)
+  xbuf_create: { args: ["u64", "u64", "i32", "ptr"], returns: "i32" },
+  // int xbuf_open(const char *name, int flags)
+  xbuf_open: { args: ["ptr", "i32"], returns: "i32" },
+  // int xbuf_close(int fd)
+  xbuf_close: { args: ["i32"], returns: "i32" },
+  // ssize_t xbuf_read_begin(int fd, size_t count, int flags, const void **data)
+  xbuf_read_begin: { args: ["i32", "u64", "i32", "ptr"], returns: "i64_fast" },
+  // int xbuf_read_end(int fd, size_t n)
+  xbuf_read_end: { args: ["i32", "u64"], returns: "i32" },
+  // ssize_t xbuf_write_begin(int fd, size_t count, int flags, void **data)
+  xbuf_write_begin: { args: ["i32", "u64", "i32", "ptr"], returns: "i64_fast" },
+  // int xbuf_write_end(int fd, size_t n)
+  xbuf_write_end: { args: ["i32", "u64"], returns: "i32" },
+  // int xbuf_rings(int fd, struct xbuf_rings *r)
+  xbuf_rings: { args: ["i32", "ptr"], returns: "i32" },
+  // int xbuf_stat(int fd, struct xbuf_stat *st)
+  xbuf_stat: { args: ["i32", "ptr"], returns: "i32" },
+  // const char *xbuf_name(int fd)
+  xbuf_name: { args: ["i32"], returns: "ptr" },
+  // int xbuf_notify_fd(int fd)
+  xbuf_notify_fd: { args: ["i32"], returns: "i32" },
+  // int xbuf_arm(int fd, int events, size_t count)
+  xbuf_arm: { args: ["i32", "i32", "u64"], returns: "i32" },
+  // void *xbuf_map_base(int fd)
+  xbuf_map_base: { args: ["i32"], returns: "ptr" },
+  // void *xbuf_map_hold(int fd)
+  xbuf_map_hold: { args: ["i32"], returns: "ptr" },
+  // void xbuf_map_release(void *hold)
+  xbuf_map_release: { args: ["ptr"], returns: "void" },
+} as const;
+
+/** Constants of xbuf.h. */
+export const C = {
+  XBUF_CLONE_PUBLIC: 1 << 16,
+  XBUF_CLONE_NONBLOCK: 1 << 18,
+  XBUF_NONBLOCK: 0x1,
+  XBUF_NOWAIT: 0x2,
+  XBUF_POLLIN: 0x1,
+  XBUF_POLLOUT: 0x4,
+  EAGAIN: 11,
+  EPIPE: 32,
+  XBUF_MAX_RING_SIZE: 2 ** 30,
+  XBUF_NAME_MAX: 63,
+} as const;

@@ -1,0 +1,617 @@
+/**
+ * class XBuf: one cross-buffer, seen from the application (in-band) side.
+ *
+ * The rings are mapped once per process; each ring is one long-lived
+ * Uint8Array over its double mapping, and every view handed out is a
+ * subarray of it: no copy, and a range up to the ring's size never splits
+ * at the wrap. Positions, waits and wakes stay in C (one FFI call per
+ * batch, never per byte or record).
+ *
+ * Waiting never blocks the event loop: an armed wait runs on a helper
+ * thread of libxbuf, which writes one byte into a pipe that the runtime
+ * reads asynchronously. A pending read of that pipe is what keeps the
+ * process alive while a read or write waits, and only then.
+ */
+import { XBufError } from "./errors.ts";
+import { C } from "./ffi/symbols.ts";
+import { getNative } from "./ffi/index.ts";
+import type { Native, NativeLib } from "./ffi/native.ts";
+import { RecordBatch, type FieldType, type RecordLayout } from "./records.ts";
+
+const INFO_RING_OFFSET = 32; // offsetof(struct xbuf_shm_info, ring)
+const INFO_RING_SIZE = 32; // sizeof(struct xbuf_shm_ring_info)
+
+/** One ring as this process maps it. */
+interface Ring {
+  /** Address of the first copy of the data area. */
+  readonly base: number;
+  readonly capacity: number;
+  /** Both copies of the data area. */
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+}
+
+export interface CreateOptions {
+  /** Capacity of the inbound ring (driver to application), bytes; 0 for none. */
+  inbound: number;
+  /** Capacity of the outbound ring (application to driver), bytes; 0 for none. */
+  outbound: number;
+  /** Element name; a leading '/' makes it public. */
+  name?: string;
+  /** Reachable by name from other processes (needs a name). */
+  public?: boolean;
+  /** O_NONBLOCK on the fd: readSync()/writeSync() without options do not block. */
+  nonblock?: boolean;
+}
+
+export interface RingLevels {
+  inbound: { fill: number; size: number };
+  outbound: { fill: number; size: number };
+}
+
+export interface RingStat {
+  capacity: number;
+  fill: number;
+  produced: number;
+  consumed: number;
+  writes: number;
+  reads: number;
+  writeEagain: number;
+  readEagain: number;
+  producerWakeups: number;
+  consumerWakeups: number;
+  producerWaiters: number;
+  consumerWaiters: number;
+  producerPid: number;
+  consumerPid: number;
+}
+
+interface Waiter {
+  events: number;
+  count: number;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+/**
+ * Unmaps a ring mapping once the XBuf and every view of it are garbage.
+ * Views can outlive close(): they then read stale bytes, never unmapped memory.
+ */
+const mappings = new FinalizationRegistry<{ native: Native; hold: number }>(({ native, hold }) =>
+  native.lib.xbuf_map_release(hold),
+);
+
+function checkSize(what: string, v: unknown, max: number): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) {
+    throw new XBufError("EINVAL", `${what} must be an integer from 0 to ${max}, got ${describe(v)}`);
+  }
+  return v;
+}
+
+function checkBytes(what: string, v: unknown): Uint8Array {
+  if (!(v instanceof Uint8Array)) {
+    throw new XBufError("EINVAL", `${what} must be a Uint8Array, got ${describe(v)}`);
+  }
+  return v;
+}
+
+function describe(v: unknown): string {
+  if (typeof v === "number" || typeof v === "bigint" || typeof v === "boolean") return String(v);
+  if (typeof v === "string") return JSON.stringify(v);
+  if (v === null) return "null";
+  if (v === undefined) return "undefined";
+  return Object.prototype.toString.call(v);
+}
+
+function cString(s: string): Uint8Array {
+  return new TextEncoder().encode(s + "\0");
+}
+
+/**
+ * A cross-buffer between this application and a driver (a C thread or
+ * process using EVL's evl_read_xbuf()/evl_write_xbuf(), or the kernel).
+ *
+ * @example
+ * ```ts
+ * import { XBuf } from "xbuf";
+ *
+ * using xb = XBuf.create({ inbound: 1 << 20, outbound: 4096, name: "/sensors" });
+ * // a driver process: xbuf_open("sensors"), evl_get_xbuf(), evl_write_xbuf()
+ * for await (const view of xb) {
+ *   consume(view); // zero-copy, valid until the next step
+ * }
+ * ```
+ */
+export class XBuf {
+  #native: Native;
+  #lib: NativeLib;
+  #fd: number;
+  #name: string;
+  #closed = false;
+  #in: Ring | null;
+  #out: Ring | null;
+  /** Out-parameter of the begin calls: a void pointer. */
+  #slot = new BigUint64Array(1);
+  #slotAddress: number;
+  /** Bytes of an outstanding zero-copy borrow, per direction (released on close). */
+  #heldIn = 0;
+  #heldOut = 0;
+  #notifyFd = -1;
+  #armed = false;
+  #waiters: Waiter[] = [];
+
+  private constructor(native: Native, fd: number) {
+    this.#native = native;
+    this.#lib = native.lib;
+    this.#fd = fd;
+    this.#slotAddress = native.addressOf(this.#slot);
+    const base = this.#lib.xbuf_map_base(fd);
+    const hold = this.#lib.xbuf_map_hold(fd);
+    if (!base || !hold) throw new XBufError("EBADF", `fd ${fd} is not a cross-buffer`);
+    const info = new DataView(native.foreignBuffer(base, 4096));
+    this.#in = this.#mapRing(base, info, 0);
+    this.#out = this.#mapRing(base, info, 1);
+    this.#name = native.cString(this.#lib.xbuf_name(fd));
+    // The ring buffers keep the hold alive: see `mappings`.
+    const keeper = {};
+    for (const ring of [this.#in, this.#out]) if (ring) (ring.bytes.buffer as unknown as { keeper: object }).keeper = keeper;
+    mappings.register(keeper, { native, hold });
+  }
+
+  #mapRing(base: number, info: DataView, index: number): Ring | null {
+    const at = INFO_RING_OFFSET + index * INFO_RING_SIZE;
+    const u64 = (o: number) => info.getUint32(at + o, true) + info.getUint32(at + o + 4, true) * 2 ** 32;
+    const capacity = u64(0);
+    const dataSize = u64(8);
+    const mapOff = u64(24);
+    if (!dataSize) return null;
+    const buffer = this.#native.foreignBuffer(base + mapOff, 2 * dataSize);
+    return { base: base + mapOff, capacity, bytes: new Uint8Array(buffer), view: new DataView(buffer) };
+  }
+
+  /**
+   * Create a cross-buffer (libevl's evl_create_xbuf()).
+   *
+   * @example
+   * ```ts
+   * const xb = XBuf.create({ inbound: 65536, outbound: 0, name: "/telemetry" });
+   * ```
+   */
+  static create(options: CreateOptions): XBuf {
+    if (typeof options !== "object" || options === null) {
+      throw new XBufError("EINVAL", `options must be an object, got ${describe(options)}`);
+    }
+    const inbound = checkSize("inbound", options.inbound, C.XBUF_MAX_RING_SIZE);
+    const outbound = checkSize("outbound", options.outbound, C.XBUF_MAX_RING_SIZE);
+    if (!inbound && !outbound) throw new XBufError("EINVAL", "inbound and outbound cannot both be 0");
+    const name = options.name ?? "";
+    if (typeof name !== "string") throw new XBufError("EINVAL", `name must be a string, got ${describe(name)}`);
+    if (options.public && !name.replace(/^\//, "")) throw new XBufError("EINVAL", "a public cross-buffer needs a name");
+    const native = getNative();
+    const flags = (options.public ? C.XBUF_CLONE_PUBLIC : 0) | (options.nonblock ? C.XBUF_CLONE_NONBLOCK : 0);
+    const fmt = cString(name.replaceAll("%", "%%"));
+    const fd = native.lib.xbuf_create(inbound, outbound, flags, native.addressOf(fmt));
+    if (fd < 0) throw XBufError.fromErrno(fd, `create ${JSON.stringify(name)}`);
+    return new XBuf(native, fd);
+  }
+
+  /**
+   * Open a public cross-buffer by name ("name" or "/name").
+   *
+   * @example
+   * ```ts
+   * const xb = XBuf.open("telemetry");
+   * ```
+   */
+  static open(name: string, options: { nonblock?: boolean } = {}): XBuf {
+    if (typeof name !== "string" || !name) throw new XBufError("EINVAL", `name must be a non-empty string, got ${describe(name)}`);
+    const native = getNative();
+    const cname = cString(name);
+    const fd = native.lib.xbuf_open(native.addressOf(cname), options.nonblock ? C.XBUF_CLONE_NONBLOCK : 0);
+    if (fd < 0) throw XBufError.fromErrno(fd, `open ${JSON.stringify(name)}`);
+    return new XBuf(native, fd);
+  }
+
+  /** The element's file descriptor (pass it to a driver, as EVL applications do). */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  /** The element's name without '/', "" if unnamed. */
+  get name(): string {
+    return this.#name;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #check(): void {
+    if (this.#closed) throw new XBufError("EBADF", "the cross-buffer is closed");
+  }
+
+  #ring(which: "inbound" | "outbound"): Ring {
+    this.#check();
+    const ring = which === "inbound" ? this.#in : this.#out;
+    if (!ring) throw new XBufError("ENOBUFS", `no ${which} ring (created with size 0)`);
+    return ring;
+  }
+
+  /** Offset in the ring view of the pointer a begin call just stored. */
+  #offset(ring: Ring): number {
+    return Number(this.#slot[0]!) - ring.base;
+  }
+
+  /**
+   * Read exactly n bytes (fewer only while a driver writer is blocked for
+   * room, as in EVL), waiting without blocking the event loop. Returns a
+   * copy: use the async iterator for zero-copy views.
+   *
+   * @example
+   * ```ts
+   * const header = await xb.read(16);
+   * ```
+   */
+  async read(n: number): Promise<Uint8Array> {
+    const ring = this.#ring("inbound");
+    const count = checkSize("n", n, C.XBUF_MAX_RING_SIZE);
+    for (;;) {
+      const got = this.#lib.xbuf_read_begin(this.#fd, count, C.XBUF_NOWAIT, this.#slotAddress);
+      if (got === -C.EAGAIN) {
+        await this.#wait(C.XBUF_POLLIN, count);
+        continue;
+      }
+      return this.#takeCopy(ring, got, "read");
+    }
+  }
+
+  /**
+   * Read synchronously. With `nonblock`, returns what is there (up to n)
+   * or throws EAGAIN; without, follows the fd's O_NONBLOCK and may block
+   * the thread until n bytes arrive.
+   *
+   * @example
+   * ```ts
+   * try { process(xb.readSync(4096, { nonblock: true })); } catch (e) { if (e.code !== "EAGAIN") throw e; }
+   * ```
+   */
+  readSync(n: number, options: { nonblock?: boolean } = {}): Uint8Array {
+    const ring = this.#ring("inbound");
+    const count = checkSize("n", n, Number.MAX_SAFE_INTEGER);
+    const flags = options.nonblock ? C.XBUF_NONBLOCK : 0;
+    return this.#takeCopy(ring, this.#lib.xbuf_read_begin(this.#fd, count, flags, this.#slotAddress), "readSync");
+  }
+
+  #takeCopy(ring: Ring, got: number, what: string): Uint8Array {
+    if (got < 0) throw XBufError.fromErrno(got, what);
+    if (got === 0) return new Uint8Array(0);
+    const off = this.#offset(ring);
+    const copy = ring.bytes.slice(off, off + got);
+    this.#lib.xbuf_read_end(this.#fd, got);
+    return copy;
+  }
+
+  /**
+   * Write all of `bytes` (atomically: a reader never sees part of it
+   * before the rest), waiting for room without blocking the event loop.
+   *
+   * @example
+   * ```ts
+   * await xb.write(new TextEncoder().encode("start"));
+   * ```
+   */
+  async write(bytes: Uint8Array): Promise<number> {
+    const ring = this.#ring("outbound");
+    checkBytes("bytes", bytes);
+    const n = bytes.length;
+    for (;;) {
+      const got = this.#lib.xbuf_write_begin(this.#fd, n, C.XBUF_NOWAIT, this.#slotAddress);
+      if (got === -C.EAGAIN) {
+        await this.#wait(C.XBUF_POLLOUT, n);
+        continue;
+      }
+      return this.#putCopy(ring, bytes, got, "write");
+    }
+  }
+
+  /**
+   * Write all of `bytes` now, or nothing: returns false when the ring has
+   * no room for all of it (EAGAIN).
+   *
+   * @example
+   * ```ts
+   * if (!xb.tryWrite(msg)) queue.push(msg);
+   * ```
+   */
+  tryWrite(bytes: Uint8Array): boolean {
+    const ring = this.#ring("outbound");
+    checkBytes("bytes", bytes);
+    const got = this.#lib.xbuf_write_begin(this.#fd, bytes.length, C.XBUF_NONBLOCK, this.#slotAddress);
+    if (got === -C.EAGAIN) return false;
+    this.#putCopy(ring, bytes, got, "tryWrite");
+    return true;
+  }
+
+  #putCopy(ring: Ring, bytes: Uint8Array, got: number, what: string): number {
+    if (got < 0) throw XBufError.fromErrno(got, what);
+    if (got === 0) return 0;
+    ring.bytes.set(bytes, this.#offset(ring));
+    this.#lib.xbuf_write_end(this.#fd, got);
+    return got;
+  }
+
+  /**
+   * Fill n bytes in place in the outbound ring and publish them: `fill`
+   * gets a zero-copy view to write into (valid only during the call).
+   *
+   * @example
+   * ```ts
+   * await xb.produce(8, (v) => new DataView(v.buffer, v.byteOffset).setFloat64(0, Math.PI, true));
+   * ```
+   */
+  async produce(n: number, fill: (view: Uint8Array) => void): Promise<void> {
+    const ring = this.#ring("outbound");
+    const count = checkSize("n", n, ring.capacity);
+    if (!count) return;
+    for (;;) {
+      const got = this.#lib.xbuf_write_begin(this.#fd, count, C.XBUF_NOWAIT, this.#slotAddress);
+      if (got === -C.EAGAIN) {
+        await this.#wait(C.XBUF_POLLOUT, count);
+        continue;
+      }
+      if (got < 0) throw XBufError.fromErrno(got, "produce");
+      const off = this.#offset(ring);
+      this.#heldOut = got;
+      try {
+        fill(ring.bytes.subarray(off, off + got));
+      } catch (e) {
+        this.#lib.xbuf_write_end(this.#fd, 0); // publish nothing
+        this.#heldOut = 0;
+        throw e;
+      }
+      this.#heldOut = 0;
+      this.#lib.xbuf_write_end(this.#fd, got);
+      return;
+    }
+  }
+
+  /** Zero-copy views over the inbound bytes, as they arrive; see `views()`. */
+  [Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+    return this.views();
+  }
+
+  /**
+   * Zero-copy views over whatever inbound bytes are there, at most `max`
+   * per step (default: the ring's capacity). A view is consumed, and its
+   * bytes may be overwritten, when the loop takes its next step or ends.
+   * All views are subarrays of one long-lived mapping: no copy, no
+   * allocation beyond the view object. The iteration ends when the
+   * producer has let go of the ring (or died: EPIPE) and its bytes are read.
+   *
+   * @example
+   * ```ts
+   * let total = 0;
+   * for await (const view of xb.views()) {
+   *   total += view.length;
+   *   if (total >= 1 << 30) break;
+   * }
+   * ```
+   */
+  async *views(options: { max?: number } = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    const ring = this.#ring("inbound");
+    const max = checkSize("max", options.max ?? ring.capacity, Number.MAX_SAFE_INTEGER) || 1;
+    try {
+      for (;;) {
+        const got = this.#lib.xbuf_read_begin(this.#fd, max, C.XBUF_NONBLOCK, this.#slotAddress);
+        if (got === -C.EAGAIN) {
+          if (await this.#waitUnlessGone(C.XBUF_POLLIN, 1)) continue;
+          return;
+        }
+        if (got === -C.EPIPE) return; // the producer is gone and everything it wrote was read
+        if (got < 0) throw XBufError.fromErrno(got, "views");
+        const off = this.#offset(ring);
+        this.#heldIn = got;
+        yield ring.bytes.subarray(off, off + got);
+        this.#releaseIn(got);
+      }
+    } finally {
+      this.#releaseIn(this.#heldIn);
+    }
+  }
+
+  #releaseIn(n: number): void {
+    if (!this.#heldIn) return;
+    this.#heldIn = 0;
+    if (!this.#closed) this.#lib.xbuf_read_end(this.#fd, n);
+  }
+
+  /**
+   * Batches of whole fixed-size records, read in place from the ring.
+   * Each step yields the same RecordBatch object, over every complete
+   * record available; records are consumed when the loop steps on.
+   *
+   * @example
+   * ```ts
+   * const Sample = defineRecord({ t: "u64", value: "f64" });
+   * for await (const batch of xb.recordBatches(Sample)) {
+   *   for (let i = 0; i < batch.length; i++) sum += batch.at(i).value;
+   * }
+   * ```
+   */
+  async *recordBatches<S extends Record<string, FieldType>>(
+    layout: RecordLayout<S>,
+    options: { max?: number } = {},
+  ): AsyncGenerator<RecordBatch<S>, void, undefined> {
+    const ring = this.#ring("inbound");
+    const size = layout.size;
+    if (size > ring.capacity) throw new XBufError("EINVAL", `a ${size}-byte record does not fit a ${ring.capacity}-byte ring`);
+    const maxRecords = Math.max(1, Math.min(options.max ?? Infinity, Math.floor(ring.capacity / size)));
+    const batch = new RecordBatch(layout, ring.view);
+    try {
+      for (;;) {
+        const got = this.#lib.xbuf_read_begin(this.#fd, maxRecords * size, C.XBUF_NONBLOCK, this.#slotAddress);
+        if (got === -C.EAGAIN) {
+          if (await this.#waitUnlessGone(C.XBUF_POLLIN, size)) continue;
+          return;
+        }
+        if (got === -C.EPIPE) return;
+        if (got < 0) throw XBufError.fromErrno(got, "recordBatches");
+        const records = Math.floor(got / size);
+        if (!records) {
+          // A record still being written: wait for the rest of it.
+          this.#lib.xbuf_read_end(this.#fd, 0);
+          if (await this.#waitUnlessGone(C.XBUF_POLLIN, size)) continue;
+          return;
+        }
+        this.#heldIn = records * size;
+        yield batch.reset(this.#offset(ring), records);
+        this.#releaseIn(records * size);
+      }
+    } finally {
+      this.#releaseIn(this.#heldIn);
+    }
+  }
+
+  /**
+   * Fill levels and capacities (EVL's `rings` attribute).
+   *
+   * @example
+   * ```ts
+   * const { inbound } = xb.rings();
+   * console.log(`${inbound.fill}/${inbound.size} bytes waiting`);
+   * ```
+   */
+  rings(): RingLevels {
+    this.#check();
+    const out = new BigUint64Array(4);
+    const ret = this.#lib.xbuf_rings(this.#fd, this.#native.addressOf(out));
+    if (ret < 0) throw XBufError.fromErrno(ret, "rings");
+    return {
+      inbound: { fill: Number(out[0]), size: Number(out[1]) },
+      outbound: { fill: Number(out[2]), size: Number(out[3]) },
+    };
+  }
+
+  /**
+   * Counters of both directions, as both ends keep them in shared memory.
+   *
+   * @example
+   * ```ts
+   * const { inbound } = xb.stat();
+   * console.log(inbound.produced, inbound.readEagain, inbound.producerWakeups);
+   * ```
+   */
+  stat(): { inbound: RingStat; outbound: RingStat } {
+    this.#check();
+    const raw = new BigUint64Array(24); // struct xbuf_stat: 2 x 96 bytes
+    const ret = this.#lib.xbuf_stat(this.#fd, this.#native.addressOf(raw));
+    if (ret < 0) throw XBufError.fromErrno(ret, "stat");
+    const u32 = new Uint32Array(raw.buffer);
+    const i32 = new Int32Array(raw.buffer);
+    const ring = (k: number): RingStat => ({
+      capacity: Number(raw[k]),
+      fill: Number(raw[k + 1]),
+      produced: Number(raw[k + 2]),
+      consumed: Number(raw[k + 3]),
+      writes: Number(raw[k + 4]),
+      reads: Number(raw[k + 5]),
+      writeEagain: Number(raw[k + 6]),
+      readEagain: Number(raw[k + 7]),
+      producerWakeups: Number(raw[k + 8]),
+      consumerWakeups: Number(raw[k + 9]),
+      producerWaiters: u32[2 * k + 20]!,
+      consumerWaiters: u32[2 * k + 21]!,
+      producerPid: i32[2 * k + 22]!,
+      consumerPid: i32[2 * k + 23]!,
+    });
+    return { inbound: ring(0), outbound: ring(12) };
+  }
+
+  /**
+   * Close the fd. Pending reads and writes reject with EBADF. Views handed
+   * out earlier stay readable memory (the mapping lives until they are
+   * garbage) but no longer belong to the ring. Closing twice is a no-op.
+   */
+  close(): void {
+    if (this.#closed) return;
+    // Return outstanding borrows first: their locks belong to this thread.
+    if (this.#heldIn) this.#lib.xbuf_read_end(this.#fd, this.#heldIn);
+    if (this.#heldOut) this.#lib.xbuf_write_end(this.#fd, 0);
+    this.#heldIn = this.#heldOut = 0;
+    this.#closed = true;
+    this.#lib.xbuf_close(this.#fd);
+    // The helper thread answers an armed wait with EBADF, then end-of-file;
+    // the notify fd is closed by #pump once that read settles.
+    if (this.#notifyFd >= 0 && !this.#armed) {
+      this.#native.closeFd(this.#notifyFd);
+      this.#notifyFd = -1;
+    }
+    const waiters = this.#waiters.splice(0);
+    for (const w of waiters) w.reject(new XBufError("EBADF", "the cross-buffer was closed"));
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** #wait(), but false instead of EPIPE: the end of a stream, for iterators. */
+  async #waitUnlessGone(events: number, count: number): Promise<boolean> {
+    try {
+      await this.#wait(events, count);
+      return true;
+    } catch (e) {
+      if (e instanceof XBufError && e.code === "EPIPE") return false;
+      throw e;
+    }
+  }
+
+  /** Resolve when a blocking read (POLLIN) or write (POLLOUT) of count bytes would complete. */
+  #wait(events: number, count: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#waiters.push({ events, count, resolve, reject });
+      this.#pump();
+    });
+  }
+
+  /** Arm one wait for all waiters, and settle them when the helper thread answers. */
+  #pump(): void {
+    if (this.#armed || this.#closed || !this.#waiters.length) return;
+    let events = 0;
+    let count = Infinity;
+    for (const w of this.#waiters) {
+      events |= w.events;
+      count = Math.min(count, w.count);
+    }
+    if (events === (C.XBUF_POLLIN | C.XBUF_POLLOUT)) count = 1; // any progress: each waiter re-checks its own
+    if (this.#notifyFd < 0) {
+      const fd = this.#lib.xbuf_notify_fd(this.#fd);
+      if (fd < 0) return this.#settle(XBufError.fromErrno(fd, "notify"));
+      this.#notifyFd = fd;
+    }
+    const ret = this.#lib.xbuf_arm(this.#fd, events, count);
+    if (ret < 0) return this.#settle(XBufError.fromErrno(ret, "wait"));
+    if (ret === 1) return this.#settle(null);
+    this.#armed = true;
+    this.#native.readByte(this.#notifyFd).then(
+      (byte) => {
+        this.#armed = false;
+        if (this.#closed) {
+          this.#native.closeFd(this.#notifyFd);
+          this.#notifyFd = -1;
+          return;
+        }
+        this.#settle(byte === 0 ? null : XBufError.fromErrno(byte < 0 ? -9 : -byte, "wait"));
+        this.#pump();
+      },
+      (err) => {
+        this.#armed = false;
+        this.#settle(new XBufError("EIO", `notification read failed: ${String(err)}`));
+      },
+    );
+  }
+
+  #settle(error: XBufError | null): void {
+    const waiters = this.#waiters.splice(0);
+    for (const w of waiters) (error ? w.reject(error) : w.resolve());
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The event loop: waiting never blocks it and costs no polling; a pending
+ * read keeps the process alive, nothing pending lets it exit; and the
+ * async path holds up under 100,000 wake-ups.
+ */
+import { describe, expect, test } from "vitest";
+import { XBuf } from "../../src/index.ts";
+import { Driver, ROOT, spawnPeer, uniqueName, sleep } from "./helpers.ts";
+
+const BUN = process.execPath;
+
+describe("event loop", () => {
+  test("timers keep running while a read waits; no CPU is burnt waiting", async () => {
+    using xb = XBuf.create({ inbound: 64, outbound: 64 });
+    const drv = new Driver(xb.fd);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const cpu0 = process.cpuUsage();
+    const pending = xb.read(8);
+    await sleep(300);
+    const cpu = process.cpuUsage(cpu0);
+    expect(ticks).toBeGreaterThan(20);
+    // 300 ms of waiting: a polling loop would use most of it
+    expect((cpu.user + cpu.system) / 1000).toBeLessThan(150);
+    drv.write(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]));
+    expect((await pending).length).toBe(8);
+    clearInterval(timer);
+    drv.put();
+  });
+
+  test("a pending read keeps the process alive; it exits once the read completes", async () => {
+    const name = uniqueName("alive");
+    const child = Bun.spawn([BUN, `${ROOT}test/ts/fixtures/pending-read.ts`, name], { stdout: "pipe", stderr: "pipe" });
+    const reader = child.stdout.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    expect(first).toContain("ready");
+    await sleep(400);
+    expect(child.exitCode).toBe(null); // still waiting for data
+    const peer = spawnPeer(["produce", name, "--bytes", "5"]);
+    expect(await peer.exited).toBe(0);
+    expect(await child.exited).toBe(0);
+    let rest = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      rest += new TextDecoder().decode(value);
+    }
+    expect(first + rest).toContain("read 5");
+  });
+
+  test("with nothing pending the process exits normally", async () => {
+    const child = Bun.spawn([BUN, `${ROOT}test/ts/fixtures/idle-open.ts`], { stdout: "pipe", stderr: "pipe" });
+    const timeout = setTimeout(() => child.kill(), 10_000);
+    const code = await child.exited;
+    clearTimeout(timeout);
+    const out = await new Response(child.stdout).text();
+    expect(out).toContain("rejected");
+    expect(out).toContain("end");
+    expect(code).toBe(0);
+  });
+});
+
+describe("stress", () => {
+  test("100,000 wake-ups through the async path (ping-pong with a C echo peer)", async () => {
+    const name = uniqueName("pingpong");
+    using xb = XBuf.create({ inbound: 4096, outbound: 4096, name: `/${name}` });
+    // The echo comes 20 us late, so each read finds the ring empty and waits.
+    const peer = spawnPeer(["echo", name, "--size", "64", "--delay-us", "20"]);
+    const msg = new Uint8Array(64);
+    const view = new DataView(msg.buffer);
+    let rounds = 0;
+    // Each round trip waits for the echo: one armed wait, one wake-up.
+    while (xb.stat().inbound.producerWakeups < 100_000) {
+      view.setUint32(0, rounds, true);
+      await xb.write(msg);
+      const back = await xb.read(64);
+      expect(new DataView(back.buffer).getUint32(0, true)).toBe(rounds);
+      rounds++;
+      if (rounds > 400_000) throw new Error("too few wake-ups: the async path is not waiting");
+    }
+    const st = xb.stat();
+    expect(st.inbound.producerWakeups).toBeGreaterThanOrEqual(100_000);
+    expect(st.inbound.consumed).toBe(rounds * 64);
+    xb.close(); // the echo peer gets EPIPE and exits
+    expect(await peer.exited).toBe(0);
+  }, 180_000);
+});
