@@ -5,7 +5,8 @@
 //!   zig build sanitize     the same tests built by the host gcc under ASan+UBSan and TSan
 //!
 //! Every csrc/*.c file is part of the library; every test/c/t_*.c file is a
-//! test program; every tools/c/*.c file is a tool. Adding a file needs no edit here.
+//! test program; every tools/c/*.c and bench/c/*.c file is a program linked
+//! against the library. Adding a file needs no edit here.
 const std = @import("std");
 
 const c_flags = [_][]const u8{
@@ -60,6 +61,7 @@ pub fn build(b: *std.Build) void {
         .{ .dir = "test/c", .prefix = "t_" },
         .{ .dir = "test/c", .prefix = "peer_" },
         .{ .dir = "tools/c", .prefix = "" },
+        .{ .dir = "bench/c", .prefix = "" },
     };
     for (groups) |g| {
         for (cFilesIn(b, g.dir, g.prefix)) |file| {

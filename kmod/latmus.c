@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * latmus.c - companion driver of the latmus application, in the spirit of
+ * EVL's: it measures the wake-up latency of a periodic hrtimer in kernel
+ * space and sends one record per reporting interval to the application
+ * through a cross-buffer, with the in-kernel API only.
+ *
+ *   app: fd = clone(...)  ioctl(latmus, START, {fd, period, interval})
+ *        read(fd) / mmap  <-- inbound ring <-- evl_write_xbuf(O_NONBLOCK)
+ *                                              from the hrtimer (hard irq)
+ *
+ * A record that does not fit is dropped and counted (STATS), never lost
+ * silently: records are written whole or not at all.
+ */
+#include <linux/atomic.h>
+#include <linux/fcntl.h>
+#include <linux/fs.h>
+#include <linux/hrtimer.h>
+#include <linux/ktime.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <evl/xbuf.h>
+#include "xbuf_kernel.h"
+
+/* The wire format, little-endian whatever the CPU. */
+struct latmus_record {
+	__le64 sum_lat;
+	__le32 min_lat;
+	__le32 max_lat;
+	__le32 overruns;
+	__le32 samples;
+} __packed;
+
+static_assert(sizeof(struct latmus_record) == sizeof(struct xbuf_latmus_record));
+
+struct latmus_session {
+	struct mutex lock;		/* serializes START/STOP/release */
+	struct evl_xbuf *xbuf;		/* non-NULL while running */
+	struct evl_file *efile;
+	struct hrtimer timer;
+	ktime_t period;
+	u32 per_interval;		/* samples per record */
+	/* Accumulators: timer callback only. */
+	u64 sum;
+	s32 min, max;
+	u32 overruns, samples;
+	/* Counters: read by STATS at any time. */
+	atomic64_t records, dropped, shots;
+};
+
+static void latmus_reset(struct latmus_session *s)
+{
+	s->sum = 0;
+	s->min = S32_MAX;
+	s->max = S32_MIN;
+	s->overruns = 0;
+	s->samples = 0;
+}
+
+static void latmus_emit(struct latmus_session *s)
+{
+	struct latmus_record rec = {
+		.sum_lat = cpu_to_le64(s->sum),
+		.min_lat = cpu_to_le32(s->min),
+		.max_lat = cpu_to_le32(s->max),
+		.overruns = cpu_to_le32(s->overruns),
+		.samples = cpu_to_le32(s->samples),
+	};
+	ssize_t ret;
+
+	ret = evl_write_xbuf(s->xbuf, &rec, sizeof(rec), O_NONBLOCK);
+	if (ret == sizeof(rec))
+		atomic64_inc(&s->records);
+	else
+		atomic64_inc(&s->dropped);
+
+	latmus_reset(s);
+}
+
+/* Hard irq context (HRTIMER_MODE_ABS_HARD). */
+static enum hrtimer_restart latmus_timer(struct hrtimer *timer)
+{
+	struct latmus_session *s = container_of(timer, struct latmus_session, timer);
+	ktime_t now = hrtimer_cb_get_time(timer);
+	s64 lat = ktime_to_ns(ktime_sub(now, hrtimer_get_expires(timer)));
+	u64 missed;
+
+	lat = clamp_t(s64, lat, S32_MIN, S32_MAX);
+	missed = hrtimer_forward(timer, now, s->period);
+	if (missed > 1)
+		s->overruns += missed - 1;
+
+	s->sum += lat;
+	s->min = min_t(s32, s->min, lat);
+	s->max = max_t(s32, s->max, lat);
+	atomic64_inc(&s->shots);
+	if (++s->samples >= s->per_interval)
+		latmus_emit(s);
+
+	return HRTIMER_RESTART;
+}
+
+static void latmus_stop(struct latmus_session *s)
+{
+	lockdep_assert_held(&s->lock);
+	if (!s->xbuf)
+		return;
+
+	/* Waits for a running callback: no evl_write_xbuf() after this. */
+	hrtimer_cancel(&s->timer);
+	evl_put_xbuf(s->efile);
+	s->xbuf = NULL;
+	s->efile = NULL;
+}
+
+static long latmus_start(struct latmus_session *s,
+			 const struct xbuf_latmus_req __user *u_req)
+{
+	struct xbuf_latmus_req req;
+	struct evl_xbuf *xbuf;
+	struct evl_file *efile;
+
+	if (copy_from_user(&req, u_req, sizeof(req)))
+		return -EFAULT;
+
+	if (!req.period_us || req.interval_us < req.period_us)
+		return -EINVAL;
+
+	lockdep_assert_held(&s->lock);
+	if (s->xbuf)
+		return -EBUSY;
+
+	xbuf = evl_get_xbuf(req.xbuf_fd, &efile);
+	if (!xbuf)
+		return -EINVAL;
+
+	s->xbuf = xbuf;
+	s->efile = efile;
+	s->period = ns_to_ktime((u64)req.period_us * NSEC_PER_USEC);
+	s->per_interval = req.interval_us / req.period_us;
+	latmus_reset(s);
+	hrtimer_start(&s->timer, ktime_add(ktime_get(), s->period),
+		      HRTIMER_MODE_ABS_HARD);
+
+	return 0;
+}
+
+static long latmus_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+{
+	struct latmus_session *s = filp->private_data;
+	struct xbuf_latmus_stats st;
+	long ret = 0;
+
+	mutex_lock(&s->lock);
+	switch (cmd) {
+	case XBUF_LATMUS_IOC_START:
+		ret = latmus_start(s, (const void __user *)arg);
+		break;
+	case XBUF_LATMUS_IOC_STOP:
+		latmus_stop(s);
+		break;
+	case XBUF_LATMUS_IOC_STATS:
+		memset(&st, 0, sizeof(st));
+		st.records = atomic64_read(&s->records);
+		st.dropped = atomic64_read(&s->dropped);
+		st.samples = atomic64_read(&s->shots);
+		st.running = !!s->xbuf;
+		if (copy_to_user((void __user *)arg, &st, sizeof(st)))
+			ret = -EFAULT;
+		break;
+	default:
+		ret = -ENOTTY;
+	}
+	mutex_unlock(&s->lock);
+
+	return ret;
+}
+
+static int latmus_open(struct inode *inode, struct file *filp)
+{
+	struct latmus_session *s;
+
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+
+	mutex_init(&s->lock);
+	hrtimer_init(&s->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);
+	s->timer.function = latmus_timer;
+	filp->private_data = s;
+
+	return nonseekable_open(inode, filp);
+}
+
+static int latmus_release(struct inode *inode, struct file *filp)
+{
+	struct latmus_session *s = filp->private_data;
+
+	mutex_lock(&s->lock);
+	latmus_stop(s);
+	mutex_unlock(&s->lock);
+	mutex_destroy(&s->lock);
+	kfree(s);
+
+	return 0;
+}
+
+static const struct file_operations latmus_fops = {
+	.owner		= THIS_MODULE,
+	.open		= latmus_open,
+	.release	= latmus_release,
+	.unlocked_ioctl	= latmus_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= no_llseek,
+};
+
+static struct miscdevice latmus_misc = {
+	.minor		= MISC_DYNAMIC_MINOR,
+	.name		= "xbuf-latmus",
+	.nodename	= "xbuf/latmus",
+	.fops		= &latmus_fops,
+};
+
+module_misc_device(latmus_misc);
+
+MODULE_DESCRIPTION("latmus-like companion driver of the xbuf kernel backend");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * xbuf_internal.h - what xbuf_main.c, xbuf_ring.c and xbuf_mmap.c share.
+ *
+ * Objects, from the outside in:
+ *
+ *   element fd  ---> struct xbuf_file ---> struct evl_xbuf (kref) ---> pages
+ *   (anon inode     (one per open file:     (one per element:        (vmap'ed
+ *    or /dev/xbuf/   holds one kref;         rings, sysfs device,     in the
+ *    <name>)         embeds the evl_file     public name)             map order)
+ *                    evl_get_xbuf() pins)
+ *
+ * A VMA pins its file, the file pins the element, the element owns the
+ * pages: no page is freed while it is mapped.
+ *
+ * One struct xbuf_ring per direction. Each ring has two ends:
+ *
+ *            driver end (in-kernel API)         app end (read/write/mmap)
+ *            ------------------------------     --------------------------
+ *   lock     raw_spinlock_t, irqsave: callers   struct mutex, held only
+ *            may run in hard irq                around a copy, never asleep
+ *   position drv_pos: kernel memory, the        app_ep->pos in the app page:
+ *            authority; mirrored to drv_ep->pos user-writable, read with
+ *            in the (read-only) driver page     READ_ONCE/acquire, clamped
+ *   sleeps   drv_wq (+ drv_waiters)             app_wq (+ app_waiters), also
+ *                                               poll(2) and XBUF_IOC_WAIT
+ *   wanted   drv_wanted: smallest count of the  app_wanted: same for write(2)
+ *            sleeping evl_write_xbuf() callers  and XBUF_IOC_WAIT(OUT) callers
+ *            (both under lock, mirrored into the endpoint's `wanted` word)
+ *
+ *   inbound:  producer = driver end, consumer = app end
+ *   outbound: producer = app end,    consumer = driver end
+ */
+#ifndef _XBUF_INTERNAL_H
+#define _XBUF_INTERNAL_H
+
+#include <linux/atomic.h>
+#include <linux/irq_work.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+#include <evl/xbuf.h>
+#include "xbuf_abi.h"
+#include "xbuf_kernel.h"
+
+struct device;
+struct page;
+struct vm_area_struct;
+
+struct xbuf_ring {
+	/* Driver end. */
+	raw_spinlock_t lock;
+	u64 drv_pos;			/* under lock; lockless readers acquire */
+	atomic_t drv_waiters;		/* in-kernel callers asleep on this ring */
+	wait_queue_head_t drv_wq;
+	struct list_head drv_sleepers;	/* inbound: sleeping writers, under lock */
+	u64 drv_wanted;			/* their smallest count (trusted) */
+	/* App end. */
+	struct mutex app_lock;
+	atomic_t app_waiters;		/* read(2)/write(2)/WAIT callers asleep */
+	wait_queue_head_t app_wq;
+	struct list_head app_sleepers;	/* outbound: sleeping writers, under lock */
+	u64 app_wanted;			/* their smallest count (trusted) */
+	struct irq_work app_wake_work;	/* wakes app_wq when called in hard irq */
+	/* Immutable after creation. */
+	int dir;			/* XBUF_INBOUND / XBUF_OUTBOUND */
+	u64 capacity;			/* 0: no ring (ENOBUFS) */
+	u64 mask;			/* data_size - 1 */
+	u8 *data;			/* first copy, the second follows */
+	struct xbuf_shm_endpoint *drv_ep;	/* driver page: we write it */
+	struct xbuf_shm_endpoint *app_ep;	/* app page: untrusted */
+};
+
+struct evl_xbuf {
+	struct kref ref;
+	int id;				/* minor number for public elements */
+	bool public;
+	char name[XBUF_KNAME_LEN];
+	struct device *dev;
+	struct list_head next;		/* in xbuf_public_list */
+	/* Memory, see xbuf_mmap.c. */
+	struct page **pages;		/* file order: each page once */
+	unsigned long nr_pages;
+	struct page **map_pages;	/* map order: data pages twice */
+	unsigned long nr_map_pages;
+	unsigned long app_first[2];	/* app-owned map page ranges [first, end) */
+	unsigned long app_end[2];
+	void *base;			/* vmap of map_pages */
+	struct xbuf_shm_info *info;
+	struct xbuf_shm_side *drv;
+	struct xbuf_shm_side *app;
+	struct xbuf_ring ring[2];	/* [XBUF_INBOUND], [XBUF_OUTBOUND] */
+};
+
+/* private_data of an element file. */
+struct xbuf_file {
+	struct evl_file efile;		/* what evl_get_xbuf() hands out */
+	struct evl_xbuf *xbuf;
+};
+
+/* xbuf_mmap.c */
+int xbuf_mem_alloc(struct evl_xbuf *xbuf, u64 i_bufsz, u64 o_bufsz);
+void xbuf_mem_free(struct evl_xbuf *xbuf);
+int xbuf_mmap(struct file *filp, struct vm_area_struct *vma);
+
+/* xbuf_ring.c */
+void xbuf_ring_init(struct evl_xbuf *xbuf, int dir);
+void xbuf_ring_destroy(struct xbuf_ring *r);
+ssize_t xbuf_app_read(struct xbuf_ring *r, char __user *ubuf, size_t count,
+		      bool nonblock);
+ssize_t xbuf_app_write(struct xbuf_ring *r, const char __user *ubuf,
+		       size_t count, bool nonblock);
+u64 xbuf_ring_fill(struct xbuf_ring *r);
+__poll_t xbuf_ring_poll(struct evl_xbuf *xbuf);
+long xbuf_ring_wait(struct evl_xbuf *xbuf, const struct xbuf_wait_req *req);
+void xbuf_ring_kick(struct evl_xbuf *xbuf);
+
+#endif /* _XBUF_INTERNAL_H */

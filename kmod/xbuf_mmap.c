@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xbuf_mmap.c - the pages of an element and how they are mapped.
+ *
+ * The pages are allocated one by one (file order), then vmap()ed in the
+ * map order of xbuf_abi.h, where each data area appears twice:
+ *
+ *   map page   0        1        2        3 .. 3+2i-1         3+2i .. 3+2i+2o-1
+ *            +--------+--------+--------+------------------+------------------+
+ *            | info   | driver | app    | inbound  x2      | outbound x2      |
+ *            +--------+--------+--------+------------------+------------------+
+ *   user      RO       RO       RW       RO                 RW
+ *   kernel    RW (the kernel writes everything through the vmap)
+ *
+ * (i, o: data pages of each ring.) A user mmap() offset is a map offset:
+ * vm_pgoff indexes map_pages[] directly, so a mapping of the whole element
+ * is one mmap(0, info.map_size) and any page-aligned piece can be mapped
+ * alone.
+ *
+ * Protection is per page, inside one VMA (the BPF ring buffer uses one
+ * VMA per protection instead; one call is what xbuf_abi.h promises):
+ *  - the VMA is VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP: no GUP,
+ *    no /proc/pid/mem access, mremap cannot grow it or duplicate it;
+ *  - pages are inserted on fault with vma->vm_page_prot, which is never
+ *    writable for a shared writable VMA because we have ->pfn_mkwrite
+ *    (vma_wants_writenotify()); the first store to a page faults again and
+ *    ->pfn_mkwrite refuses it (SIGBUS) unless the page is app-owned;
+ *  - ->mprotect refuses PROT_WRITE over any read-only page (EACCES);
+ *  - a mapping without PROT_WRITE loses VM_MAYWRITE (BPF ringbuf's rule),
+ *    and PROT_WRITE over read-only pages only is refused (EPERM);
+ *  - MAP_PRIVATE is refused: private COW copies of our pages make no sense.
+ */
+#include <linux/errno.h>
+#include <linux/gfp.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/version.h>
+#include <linux/vmalloc.h>
+#include "xbuf_internal.h"
+
+static u64 xbuf_data_size(u64 capacity)
+{
+	if (!capacity)
+		return 0;
+
+	return roundup_pow_of_two(max_t(u64, capacity, PAGE_SIZE));
+}
+
+/* Fill the info page: immutable once the element fd exists. */
+static void xbuf_fill_info(struct evl_xbuf *xbuf, u64 i_bufsz, u64 o_bufsz)
+{
+	struct xbuf_shm_info *info = xbuf->info;
+	u64 isz = xbuf_data_size(i_bufsz), osz = xbuf_data_size(o_bufsz);
+	u64 hdr = XBUF_HEADER_PAGES * PAGE_SIZE;
+
+	info->magic = XBUF_MAGIC;
+	info->abi_version = XBUF_ABI_VERSION;
+	info->page_size = PAGE_SIZE;
+	info->header_pages = XBUF_HEADER_PAGES;
+	info->file_size = hdr + isz + osz;
+	info->map_size = hdr + 2 * isz + 2 * osz;
+	info->ring[XBUF_INBOUND].capacity = i_bufsz;
+	info->ring[XBUF_INBOUND].data_size = isz;
+	info->ring[XBUF_INBOUND].data_file_off = hdr;
+	info->ring[XBUF_INBOUND].data_map_off = hdr;
+	info->ring[XBUF_OUTBOUND].capacity = o_bufsz;
+	info->ring[XBUF_OUTBOUND].data_size = osz;
+	info->ring[XBUF_OUTBOUND].data_file_off = hdr + isz;
+	info->ring[XBUF_OUTBOUND].data_map_off = hdr + 2 * isz;
+}
+
+int xbuf_mem_alloc(struct evl_xbuf *xbuf, u64 i_bufsz, u64 o_bufsz)
+{
+	unsigned long ipages = xbuf_data_size(i_bufsz) >> PAGE_SHIFT;
+	unsigned long opages = xbuf_data_size(o_bufsz) >> PAGE_SHIFT;
+	unsigned long n, m, i;
+
+	xbuf->nr_pages = XBUF_HEADER_PAGES + ipages + opages;
+	xbuf->nr_map_pages = XBUF_HEADER_PAGES + 2 * ipages + 2 * opages;
+	xbuf->pages = kvcalloc(xbuf->nr_pages, sizeof(*xbuf->pages), GFP_KERNEL);
+	if (!xbuf->pages)
+		return -ENOMEM;
+
+	xbuf->map_pages = kvcalloc(xbuf->nr_map_pages, sizeof(*xbuf->map_pages),
+				   GFP_KERNEL);
+	if (!xbuf->map_pages)
+		goto fail_map_array;
+
+	for (n = 0; n < xbuf->nr_pages; n++) {
+		xbuf->pages[n] = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO |
+					    __GFP_NOWARN);
+		if (!xbuf->pages[n])
+			goto fail_pages;
+	}
+
+	/* Header pages, then each data area twice. */
+	for (m = 0; m < XBUF_HEADER_PAGES; m++)
+		xbuf->map_pages[m] = xbuf->pages[m];
+	for (i = 0; i < 2 * ipages; i++)
+		xbuf->map_pages[m++] = xbuf->pages[XBUF_HEADER_PAGES + i % ipages];
+	for (i = 0; i < 2 * opages; i++)
+		xbuf->map_pages[m++] = xbuf->pages[XBUF_HEADER_PAGES + ipages +
+						   i % opages];
+
+	xbuf->base = vmap(xbuf->map_pages, xbuf->nr_map_pages, VM_MAP,
+			  PAGE_KERNEL);
+	if (!xbuf->base)
+		goto fail_pages;
+
+	xbuf->info = xbuf->base;
+	xbuf->drv = xbuf->base + XBUF_DRIVER_PAGE * PAGE_SIZE;
+	xbuf->app = xbuf->base + XBUF_APP_PAGE * PAGE_SIZE;
+	xbuf_fill_info(xbuf, i_bufsz, o_bufsz);
+
+	/* App-owned map pages: the app page, and the outbound data (twice). */
+	xbuf->app_first[0] = XBUF_APP_PAGE;
+	xbuf->app_end[0] = XBUF_APP_PAGE + 1;
+	xbuf->app_first[1] = XBUF_HEADER_PAGES + 2 * ipages;
+	xbuf->app_end[1] = xbuf->app_first[1] + 2 * opages;
+
+	return 0;
+
+fail_pages:
+	while (n-- > 0)
+		__free_page(xbuf->pages[n]);
+	kvfree(xbuf->map_pages);
+fail_map_array:
+	kvfree(xbuf->pages);
+	xbuf->pages = NULL;
+
+	return -ENOMEM;
+}
+
+void xbuf_mem_free(struct evl_xbuf *xbuf)
+{
+	unsigned long n;
+
+	if (!xbuf->pages)
+		return;
+
+	vunmap(xbuf->base);
+	for (n = 0; n < xbuf->nr_pages; n++)
+		__free_page(xbuf->pages[n]);
+	kvfree(xbuf->map_pages);
+	kvfree(xbuf->pages);
+}
+
+static bool xbuf_page_app_owned(const struct evl_xbuf *xbuf, unsigned long pg)
+{
+	return (pg >= xbuf->app_first[0] && pg < xbuf->app_end[0]) ||
+	       (pg >= xbuf->app_first[1] && pg < xbuf->app_end[1]);
+}
+
+/* Count of app-owned pages in map pages [first, first + nr). */
+static unsigned long xbuf_app_pages_in(const struct evl_xbuf *xbuf,
+				       unsigned long first, unsigned long nr)
+{
+	unsigned long pg, count = 0;
+
+	for (pg = first; pg < first + nr; pg++)
+		count += xbuf_page_app_owned(xbuf, pg);
+
+	return count;
+}
+
+static vm_fault_t xbuf_vm_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct evl_xbuf *xbuf = vma->vm_private_data;
+	unsigned long pfn;
+
+	if (vmf->pgoff >= xbuf->nr_map_pages)
+		return VM_FAULT_SIGBUS;
+
+	/*
+	 * vm_page_prot is read-only even for PROT_WRITE mappings (write
+	 * notification, see above): every first store goes through
+	 * xbuf_vm_pfn_mkwrite(). Kernel-owned pages get an explicitly
+	 * read-only protection all the same.
+	 */
+	pfn = page_to_pfn(xbuf->map_pages[vmf->pgoff]);
+	if (xbuf_page_app_owned(xbuf, vmf->pgoff))
+		return vmf_insert_pfn(vma, vmf->address, pfn);
+
+	return vmf_insert_pfn_prot(vma, vmf->address, pfn,
+				   vm_get_page_prot(vma->vm_flags & ~VM_WRITE));
+}
+
+static vm_fault_t xbuf_vm_pfn_mkwrite(struct vm_fault *vmf)
+{
+	struct evl_xbuf *xbuf = vmf->vma->vm_private_data;
+
+	if (vmf->pgoff >= xbuf->nr_map_pages ||
+	    !xbuf_page_app_owned(xbuf, vmf->pgoff))
+		return VM_FAULT_SIGBUS;
+
+	return 0;
+}
+
+static int xbuf_vm_mprotect(struct vm_area_struct *vma, unsigned long start,
+			    unsigned long end, unsigned long newflags)
+{
+	struct evl_xbuf *xbuf = vma->vm_private_data;
+	unsigned long first, nr;
+
+	if (!(newflags & VM_WRITE))
+		return 0;
+
+	first = vma->vm_pgoff + ((start - vma->vm_start) >> PAGE_SHIFT);
+	nr = (end - start) >> PAGE_SHIFT;
+	if (xbuf_app_pages_in(xbuf, first, nr) != nr)
+		return -EACCES;
+
+	return 0;
+}
+
+static const struct vm_operations_struct xbuf_vm_ops = {
+	.fault		= xbuf_vm_fault,
+	.pfn_mkwrite	= xbuf_vm_pfn_mkwrite,
+	.mprotect	= xbuf_vm_mprotect,
+};
+
+static inline void xbuf_vma_set_flags(struct vm_area_struct *vma,
+				      unsigned long set, unsigned long clear)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	vm_flags_mod(vma, set, clear);
+#else
+	vma->vm_flags = (vma->vm_flags | set) & ~clear;
+#endif
+}
+
+int xbuf_mmap(struct file *filp, struct vm_area_struct *vma)
+{
+	struct xbuf_file *xf = filp->private_data;
+	struct evl_xbuf *xbuf = xf->xbuf;
+	unsigned long first = vma->vm_pgoff, nr = vma_pages(vma), clear = 0;
+
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+	if (first >= xbuf->nr_map_pages || nr > xbuf->nr_map_pages - first)
+		return -EINVAL;
+
+	if (vma->vm_flags & VM_WRITE) {
+		if (!xbuf_app_pages_in(xbuf, first, nr))
+			return -EPERM;
+	} else {
+		clear = VM_MAYWRITE;
+	}
+
+	xbuf_vma_set_flags(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP,
+			   clear);
+	vma->vm_ops = &xbuf_vm_ops;
+	vma->vm_private_data = xbuf;
+
+	return 0;
+}

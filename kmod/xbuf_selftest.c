@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xbuf_selftest.c - test-only driver: runs the in-kernel API on behalf of
+ * a test program (test/kernel/), so that user space can play the driver
+ * end, including blocking calls and calls from atomic context.
+ *
+ *   ioctl(BIND, fd)      evl_get_xbuf(fd)
+ *   ioctl(KWRITE, kio)   evl_write_xbuf(kbuf, count, flags) -> inbound
+ *   ioctl(KREAD, kio)    evl_read_xbuf(kbuf, count, flags)  <- outbound
+ *   ioctl(UNBIND)        evl_put_xbuf()   (close does it too)
+ *
+ * KREAD/KWRITE return exactly what the in-kernel call returned. The
+ * binding is looked up under a mutex but the call runs without it, so
+ * several threads may block in the same binding; UNBIND waits for them.
+ */
+#include <linux/fcntl.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/preempt.h>
+#include <linux/refcount.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+#include <evl/xbuf.h>
+#include "xbuf_kernel.h"
+
+struct selftest_session {
+	struct mutex lock;
+	struct evl_xbuf *xbuf;
+	struct evl_file *efile;
+	atomic_t users;			/* calls in flight on the binding */
+	wait_queue_head_t idle;
+};
+
+static void selftest_unbind(struct selftest_session *s)
+{
+	lockdep_assert_held(&s->lock);
+	if (!s->xbuf)
+		return;
+
+	wait_event(s->idle, !atomic_read(&s->users));
+	evl_put_xbuf(s->efile);
+	s->xbuf = NULL;
+	s->efile = NULL;
+}
+
+static long selftest_io(struct selftest_session *s, unsigned int cmd,
+			const struct xbuf_kio __user *u_kio)
+{
+	struct evl_xbuf *xbuf;
+	struct xbuf_kio kio;
+	unsigned long flags;
+	int f_flags = 0;
+	void *kbuf;
+	long ret;
+
+	if (copy_from_user(&kio, u_kio, sizeof(kio)))
+		return -EFAULT;
+	if (kio.count > (1U << 24))
+		return -E2BIG;
+	if (kio.flags & XBUF_KIO_NONBLOCK)
+		f_flags |= O_NONBLOCK;
+
+	mutex_lock(&s->lock);
+	xbuf = s->xbuf;
+	if (xbuf)
+		atomic_inc(&s->users);
+	mutex_unlock(&s->lock);
+	if (!xbuf)
+		return -ENXIO;
+
+	kbuf = kvzalloc(kio.count ?: 1, GFP_KERNEL);
+	if (!kbuf) {
+		ret = -ENOMEM;
+		goto out_put;
+	}
+
+	if (cmd == XBUF_SELFTEST_IOC_KWRITE &&
+	    copy_from_user(kbuf, u64_to_user_ptr(kio.buf), kio.count)) {
+		ret = -EFAULT;
+		goto out_free;
+	}
+
+	if (kio.flags & XBUF_KIO_IRQOFF)
+		local_irq_save(flags);
+	else if (kio.flags & XBUF_KIO_ATOMIC)
+		preempt_disable();
+
+	if (cmd == XBUF_SELFTEST_IOC_KWRITE)
+		ret = evl_write_xbuf(xbuf, kbuf, kio.count, f_flags);
+	else
+		ret = evl_read_xbuf(xbuf, kbuf, kio.count, f_flags);
+
+	if (kio.flags & XBUF_KIO_IRQOFF)
+		local_irq_restore(flags);
+	else if (kio.flags & XBUF_KIO_ATOMIC)
+		preempt_enable();
+
+	if (cmd == XBUF_SELFTEST_IOC_KREAD && ret > 0 &&
+	    copy_to_user(u64_to_user_ptr(kio.buf), kbuf, ret))
+		ret = -EFAULT;
+out_free:
+	kvfree(kbuf);
+out_put:
+	if (atomic_dec_and_test(&s->users))
+		wake_up(&s->idle);
+
+	return ret;
+}
+
+static long selftest_ioctl(struct file *filp, unsigned int cmd,
+			   unsigned long arg)
+{
+	struct selftest_session *s = filp->private_data;
+	struct evl_file *efile;
+	struct evl_xbuf *xbuf;
+	long ret = 0;
+	int fd;
+
+	switch (cmd) {
+	case XBUF_SELFTEST_IOC_KREAD:
+	case XBUF_SELFTEST_IOC_KWRITE:
+		return selftest_io(s, cmd, (const void __user *)arg);
+	case XBUF_SELFTEST_IOC_BIND:
+		if (get_user(fd, (int __user *)arg))
+			return -EFAULT;
+		mutex_lock(&s->lock);
+		if (s->xbuf) {
+			ret = -EBUSY;
+		} else {
+			xbuf = evl_get_xbuf(fd, &efile);
+			if (xbuf) {
+				s->xbuf = xbuf;
+				s->efile = efile;
+			} else {
+				ret = -EINVAL;
+			}
+		}
+		mutex_unlock(&s->lock);
+		return ret;
+	case XBUF_SELFTEST_IOC_UNBIND:
+		mutex_lock(&s->lock);
+		selftest_unbind(s);
+		mutex_unlock(&s->lock);
+		return 0;
+	default:
+		return -ENOTTY;
+	}
+}
+
+static int selftest_open(struct inode *inode, struct file *filp)
+{
+	struct selftest_session *s;
+
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+
+	mutex_init(&s->lock);
+	atomic_set(&s->users, 0);
+	init_waitqueue_head(&s->idle);
+	filp->private_data = s;
+
+	return nonseekable_open(inode, filp);
+}
+
+static int selftest_release(struct inode *inode, struct file *filp)
+{
+	struct selftest_session *s = filp->private_data;
+
+	/* No ioctl can be in flight on a file being released. */
+	mutex_lock(&s->lock);
+	selftest_unbind(s);
+	mutex_unlock(&s->lock);
+	mutex_destroy(&s->lock);
+	kfree(s);
+
+	return 0;
+}
+
+static const struct file_operations selftest_fops = {
+	.owner		= THIS_MODULE,
+	.open		= selftest_open,
+	.release	= selftest_release,
+	.unlocked_ioctl	= selftest_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= no_llseek,
+};
+
+static struct miscdevice selftest_misc = {
+	.minor		= MISC_DYNAMIC_MINOR,
+	.name		= "xbuf-selftest",
+	.nodename	= "xbuf/selftest",
+	.fops		= &selftest_fops,
+};
+
+module_misc_device(selftest_misc);
+
+MODULE_DESCRIPTION("test driver for the in-kernel xbuf API");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,157 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# test/kernel/run.sh - the one entry point of the kernel backend's tests.
+#
+#  1. installs what it needs from Debian (idempotent);
+#  2. fetches the Debian kernel image matching the installed headers
+#     (apt-get download + dpkg-deb -x into a cache dir: never installed);
+#  3. builds kmod/ with W=1 (and sparse, C=2) and fails on any warning;
+#  4. builds the guest tests (static C) and an initramfs with busybox;
+#  5. boots the kernel in QEMU (TCG), which runs the tests and powers off;
+#  6. fails on any test failure, kernel splat, or timeout.
+# Last line: "N passed, N failed".
+#
+# Env: XBUF_KTEST_DIR (work/cache dir, default /tmp/xbuf-ktest),
+#      XBUF_KTEST_TIMEOUT (seconds for the guest, default 1200),
+#      XBUF_KTEST_SMP (guest CPUs, default 2).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=${XBUF_KTEST_DIR:-/tmp/xbuf-ktest}
+TIMEOUT=${XBUF_KTEST_TIMEOUT:-1200}
+SMP=${XBUF_KTEST_SMP:-2}
+PASS=0
+FAIL=0
+
+log() { echo "run.sh: $*"; }
+pass() { PASS=$((PASS + 1)); echo "KTEST-HOST $1 PASS"; }
+fail() { FAIL=$((FAIL + 1)); echo "KTEST-HOST $1 FAIL${2:+: $2}"; }
+finish() {
+	echo "$PASS passed, $FAIL failed"
+	[ "$FAIL" -eq 0 ] && [ "$PASS" -gt 0 ]
+	exit $?
+}
+die() { fail "$1" "$2"; finish; }
+
+mkdir -p "$WORK"
+
+# 1. Packages.
+PKGS="qemu-system-x86 linux-headers-amd64 busybox-static cpio kmod sparse gcc make libc6-dev xz-utils gzip binutils"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	log "installing:$missing"
+	(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing) \
+		>"$WORK/apt.log" 2>&1 || { tail -20 "$WORK/apt.log"; die packages "apt-get install failed"; }
+fi
+
+# 2. The kernel image matching the headers, exactly.
+HDR_PKG=$(dpkg-query -W -f='${Depends}' linux-headers-amd64 | sed -n 's/.*\(linux-headers-[^ ,]*-amd64\).*/\1/p')
+KVER=${HDR_PKG#linux-headers-}
+HDR_VER=$(dpkg-query -W -f='${Version}' "$HDR_PKG")
+KDIR=/usr/src/linux-headers-$KVER
+[ -d "$KDIR" ] || die headers "no $KDIR"
+IMG_DIR=$WORK/image-$KVER-$HDR_VER
+if [ ! -f "$IMG_DIR/boot/vmlinuz-$KVER" ]; then
+	rm -rf "$WORK/deb" "$IMG_DIR" && mkdir -p "$WORK/deb"
+	(cd "$WORK/deb" && apt-get download "linux-image-$KVER=$HDR_VER") >"$WORK/download.log" 2>&1 ||
+		(apt-get update -qq && cd "$WORK/deb" && apt-get download "linux-image-$KVER=$HDR_VER") >>"$WORK/download.log" 2>&1 ||
+		{ cat "$WORK/download.log"; die image "cannot download linux-image-$KVER=$HDR_VER"; }
+	DEB=$(ls "$WORK"/deb/linux-image-"$KVER"_*.deb)
+	[ "$(dpkg-deb -f "$DEB" Version)" = "$HDR_VER" ] || die image "image/headers version mismatch"
+	dpkg-deb -x "$DEB" "$IMG_DIR.tmp" && mv "$IMG_DIR.tmp" "$IMG_DIR"
+	rm -rf "$WORK/deb"
+fi
+VMLINUZ=$IMG_DIR/boot/vmlinuz-$KVER
+log "kernel $KVER ($HDR_VER)"
+
+# Uncompressed vmlinux boots through PVH, about twice as fast as bzImage
+# under TCG (extract-vmlinux's method: find the compressed payload).
+KERNEL=$VMLINUZ
+VMLINUX=$IMG_DIR/vmlinux
+if [ ! -s "$VMLINUX" ]; then
+	for off in $(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$VMLINUZ" | cut -d: -f1); do
+		tail -c +$((off + 1)) "$VMLINUZ" | xz -dc >"$VMLINUX.tmp" 2>/dev/null
+		if [ "$(head -c 4 "$VMLINUX.tmp" | od -An -c | tr -d ' ')" = '177ELF' ]; then
+			mv "$VMLINUX.tmp" "$VMLINUX"
+			break
+		fi
+	done
+	rm -f "$VMLINUX.tmp"
+fi
+if [ -s "$VMLINUX" ] && readelf -n "$VMLINUX" 2>/dev/null | grep -q 'Xen'; then
+	KERNEL=$VMLINUX
+fi
+log "booting $(basename "$KERNEL")"
+
+# 3. The modules, out of a copy of the tree (keeps kmod/ clean), W=1 + sparse.
+SRC=$WORK/src
+rm -rf "$SRC" && mkdir -p "$SRC/csrc"
+cp -a "$ROOT/kmod" "$SRC/kmod" && cp -a "$ROOT/csrc/include" "$SRC/csrc/include"
+(cd "$SRC/kmod" && make -s clean KDIR="$KDIR" >/dev/null 2>&1)
+make -C "$SRC/kmod" KDIR="$KDIR" W=1 -j2 >"$WORK/build.log" 2>&1
+rc=$?
+if [ $rc -ne 0 ] || grep -E 'warning:|error:' "$WORK/build.log" | grep -E "$SRC/(kmod|csrc)" >/dev/null; then
+	grep -E 'warning:|error:' "$WORK/build.log" | head -40
+	die build-W1 "module build failed or warned"
+fi
+pass build-W1
+if command -v sparse >/dev/null; then
+	(cd "$SRC/kmod" && make -s clean KDIR="$KDIR" >/dev/null 2>&1)
+	make -C "$SRC/kmod" KDIR="$KDIR" W=1 C=2 CHECK=sparse -j2 >"$WORK/sparse.log" 2>&1
+	rc=$?
+	if [ $rc -ne 0 ] || grep -E "$SRC/(kmod|csrc)[^:]*:[0-9]+:[0-9]+: (warning|error)" "$WORK/sparse.log" >/dev/null; then
+		grep -E "(warning|error)" "$WORK/sparse.log" | head -40
+		fail sparse "sparse reported problems in our files"
+	else
+		pass sparse
+	fi
+fi
+for m in xbuf xbuf_latmus xbuf_selftest; do
+	[ -f "$SRC/kmod/$m.ko" ] || die build-W1 "$m.ko missing"
+	modinfo -F vermagic "$SRC/kmod/$m.ko" | grep -q "^$KVER " || die vermagic "$m.ko is not for $KVER"
+done
+
+# 4. Guest tests and initramfs.
+INITRD=$WORK/initramfs
+rm -rf "$INITRD" && mkdir -p "$INITRD"/{bin,dev,proc,sys,tmp,tests,lib/modules}
+cp /bin/busybox "$INITRD/bin/busybox"
+cp "$SRC"/kmod/*.ko "$INITRD/lib/modules/"
+install -m 755 "$ROOT/test/kernel/guest-init.sh" "$INITRD/init"
+for t in "$ROOT"/test/kernel/tests/t_*.c; do
+	n=$(basename "$t" .c)
+	gcc -static -O2 -g -Wall -Wextra -Werror -pthread -I"$ROOT/csrc/include" \
+		"$t" -o "$INITRD/tests/$n" 2>"$WORK/cc-$n.log" ||
+		{ cat "$WORK/cc-$n.log"; die "cc-$n" "test build failed"; }
+done
+(cd "$INITRD" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$WORK/initramfs.cpio.gz"
+
+# 5. Boot.
+SERIAL=$WORK/serial.log
+log "QEMU TCG, $SMP CPUs, timeout ${TIMEOUT}s; serial log: $SERIAL"
+timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -smp "$SMP" -m 512 \
+	-nographic -no-reboot -kernel "$KERNEL" -initrd "$WORK/initramfs.cpio.gz" \
+	-append "console=ttyS0 panic=-1 loglevel=4 quiet oops=panic softlockup_panic=1" \
+	</dev/null >"$SERIAL" 2>&1
+qrc=$?
+# Everything the guest printed from the first test on (test output, CHECK failures).
+tr -d '\r' <"$SERIAL" | sed -n '/KTEST/,$p' | sed 's/^.*\(KTEST\)/\1/'
+
+# 6. Verdict.
+[ $qrc -eq 124 ] && fail qemu "timeout after ${TIMEOUT}s"
+if grep -aE 'BUG:|WARNING:|Oops|Call Trace|KASAN|UBSAN|general protection|Kernel panic' "$SERIAL" >/dev/null; then
+	grep -aE -A20 'BUG:|WARNING:|Oops|Call Trace|KASAN|UBSAN|general protection|Kernel panic' "$SERIAL" | head -60
+	fail kernel-log "kernel splat on the serial console"
+fi
+while read -r _ name status; do
+	case $status in
+	PASS) pass "guest:$name" ;;
+	SKIP) echo "KTEST-HOST guest:$name SKIP" ;;
+	*) fail "guest:$name" "$status" ;;
+	esac
+done < <(tr -d '\r' <"$SERIAL" | grep -aoE 'KTEST [^ :]+ (PASS|SKIP|FAIL[^ ]*)$')
+tr -d '\r' <"$SERIAL" | grep -aq '^KTEST-SUMMARY:' || fail guest "no summary line: the guest did not finish"
+finish

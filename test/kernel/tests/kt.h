@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kt.h - helpers of the guest-side kernel tests (test/kernel/tests/t_*.c).
+ * One program per feature, liburing style: exit 0 pass, 1 fail, 77 skip.
+ */
+#ifndef KT_H
+#define KT_H
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "xbuf_abi.h"
+#include "xbuf_kernel.h"
+
+#define KT_PASS	0
+#define KT_FAIL	1
+#define KT_SKIP	77
+
+#define CHECK(c) do {							\
+	if (!(c)) {							\
+		fprintf(stderr, "%s:%d: CHECK(%s) failed (errno %d: %s)\n", \
+			__FILE__, __LINE__, #c, errno, strerror(errno)); \
+		exit(KT_FAIL);						\
+	}								\
+} while (0)
+
+/* expr must fail with -1 and errno err. */
+#define CHECK_ERR(expr, err) do {					\
+	long _r;							\
+	errno = 0;							\
+	_r = (long)(expr);						\
+	if (_r != -1 || errno != (err)) {				\
+		fprintf(stderr, "%s:%d: %s = %ld errno %d (%s), want -1 errno %d (%s)\n", \
+			__FILE__, __LINE__, #expr, _r, errno, strerror(errno), \
+			(err), strerror(err));				\
+		exit(KT_FAIL);						\
+	}								\
+} while (0)
+
+#define CHECK_EQ(expr, want) do {					\
+	long long _v = (long long)(expr), _w = (long long)(want);	\
+	if (_v != _w) {							\
+		fprintf(stderr, "%s:%d: %s = %lld, want %lld (errno %d: %s)\n", \
+			__FILE__, __LINE__, #expr, _v, _w, errno, strerror(errno)); \
+		exit(KT_FAIL);						\
+	}								\
+} while (0)
+
+static inline int kt_clone_fd(void)
+{
+	static int fd = -1;
+
+	if (fd < 0) {
+		fd = open(XBUF_KDEV_CLONE, O_RDWR | O_CLOEXEC);
+		CHECK(fd >= 0);
+	}
+	return fd;
+}
+
+/* ioctl(CLONE): the new fd, or -1 with errno. */
+static inline int kt_create(uint64_t isz, uint64_t osz, uint32_t flags,
+			    const char *name)
+{
+	struct xbuf_clone_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.i_bufsz = isz;
+	req.o_bufsz = osz;
+	req.flags = flags;
+	if (name)
+		memcpy(req.name, name, strnlen(name, sizeof(req.name)));
+	return ioctl(kt_clone_fd(), XBUF_IOC_CLONE, &req);
+}
+
+static inline int kt_create_ok(uint64_t isz, uint64_t osz, uint32_t flags,
+			       const char *name)
+{
+	int fd = kt_create(isz, osz, flags, name);
+
+	CHECK(fd >= 0);
+	return fd;
+}
+
+/* A selftest session bound to element fd efd (the in-kernel driver end). */
+static inline int kt_bind(int efd)
+{
+	int st = open(XBUF_KDEV_SELFTEST, O_RDWR | O_CLOEXEC);
+
+	CHECK(st >= 0);
+	CHECK_EQ(ioctl(st, XBUF_SELFTEST_IOC_BIND, &efd), 0);
+	return st;
+}
+
+static inline long kt_kio(int st, unsigned long cmd, void *buf, size_t n,
+			  unsigned flags)
+{
+	struct xbuf_kio kio = {
+		.buf = (uintptr_t)buf, .count = n, .flags = flags,
+	};
+
+	return ioctl(st, cmd, &kio);
+}
+
+/* evl_write_xbuf() into the inbound ring; evl_read_xbuf() from the outbound one. */
+#define kt_kwrite(st, buf, n, fl) kt_kio(st, XBUF_SELFTEST_IOC_KWRITE, (void *)(buf), n, fl)
+#define kt_kread(st, buf, n, fl)  kt_kio(st, XBUF_SELFTEST_IOC_KREAD, buf, n, fl)
+
+static inline void kt_rings(int fd, struct xbuf_elem_rings *r)
+{
+	CHECK_EQ(ioctl(fd, XBUF_IOC_RINGS, r), 0);
+}
+
+static inline void kt_set_nonblock(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	CHECK(fl >= 0);
+	CHECK_EQ(fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK), 0);
+}
+
+static inline void kt_msleep(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static inline void kt_fill(unsigned char *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (unsigned char)(seed + i * 7 + (i >> 8));
+}
+
+static inline int kt_same(const unsigned char *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != (unsigned char)(seed + i * 7 + (i >> 8)))
+			return 0;
+	return 1;
+}
+
+/* A full shared mapping of element fd, PROT_READ|PROT_WRITE. */
+struct kt_map {
+	unsigned char *base;
+	size_t size;
+	const struct xbuf_shm_info *info;
+	const struct xbuf_shm_side *drv;
+	struct xbuf_shm_side *app;
+	unsigned char *data[2];
+};
+
+static inline void kt_map(int fd, struct kt_map *m)
+{
+	struct xbuf_elem_info ei;
+
+	CHECK_EQ(ioctl(fd, XBUF_IOC_INFO, &ei), 0);
+	m->size = ei.map_size;
+	m->base = mmap(NULL, m->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(m->base != MAP_FAILED);
+	m->info = (const void *)m->base;
+	m->drv = (const void *)(m->base + XBUF_DRIVER_PAGE * m->info->page_size);
+	m->app = (void *)(m->base + XBUF_APP_PAGE * m->info->page_size);
+	for (int r = 0; r < 2; r++)
+		m->data[r] = m->base + m->info->ring[r].data_map_off;
+}
+
+/* Run fn in a forked child; return its wait status. */
+static inline int kt_in_child(void (*fn)(void *), void *arg)
+{
+	int status;
+	pid_t pid = fork();
+
+	CHECK(pid >= 0);
+	if (!pid) {
+		fn(arg);
+		_exit(0);
+	}
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+static inline int kt_died_of_fault(int status)
+{
+	return WIFSIGNALED(status) &&
+	       (WTERMSIG(status) == SIGBUS || WTERMSIG(status) == SIGSEGV);
+}
+
+static inline __u32 kt_load32(const volatile __u32 *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static inline __u64 kt_load64(const volatile __u64 *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+/* Wait up to ms for *p to become non-zero. */
+static inline int kt_wait_nonzero(const volatile __u32 *p, unsigned ms)
+{
+	for (unsigned i = 0; i < ms; i++) {
+		if (kt_load32(p))
+			return 1;
+		kt_msleep(1);
+	}
+	return kt_load32(p) != 0;
+}
+
+#endif /* KT_H */

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The companion driver: records arrive through read(2); records that do
+ * not fit are dropped and counted, never lost silently; START/STOP errors.
+ */
+#include "kt.h"
+
+static void stats(int lm, struct xbuf_latmus_stats *s)
+{
+	CHECK_EQ(ioctl(lm, XBUF_LATMUS_IOC_STATS, s), 0);
+}
+
+int main(void)
+{
+	struct xbuf_latmus_req req;
+	struct xbuf_latmus_stats s;
+	struct xbuf_latmus_record rec[4];
+	struct xbuf_elem_rings r;
+	int fd, lm, pfd[2];
+
+	lm = open(XBUF_KDEV_LATMUS, O_RDWR | O_CLOEXEC);
+	CHECK(lm >= 0);
+	fd = kt_create_ok(4096, 0, 0, NULL);
+
+	/* Errors. */
+	CHECK(pipe(pfd) == 0);
+	req = (struct xbuf_latmus_req){ .xbuf_fd = pfd[0], .period_us = 1000, .interval_us = 1000 };
+	CHECK_ERR(ioctl(lm, XBUF_LATMUS_IOC_START, &req), EINVAL);
+	req = (struct xbuf_latmus_req){ .xbuf_fd = -1, .period_us = 1000, .interval_us = 1000 };
+	CHECK_ERR(ioctl(lm, XBUF_LATMUS_IOC_START, &req), EINVAL);
+	req = (struct xbuf_latmus_req){ .xbuf_fd = fd, .period_us = 0, .interval_us = 1000 };
+	CHECK_ERR(ioctl(lm, XBUF_LATMUS_IOC_START, &req), EINVAL);
+	req = (struct xbuf_latmus_req){ .xbuf_fd = fd, .period_us = 1000, .interval_us = 999 };
+	CHECK_ERR(ioctl(lm, XBUF_LATMUS_IOC_START, &req), EINVAL);
+	CHECK_EQ(ioctl(lm, XBUF_LATMUS_IOC_STOP), 0);	/* not running: no-op */
+	stats(lm, &s);
+	CHECK_EQ(s.running, 0);
+
+	/* Records arrive, 10 samples each. */
+	req = (struct xbuf_latmus_req){ .xbuf_fd = fd, .period_us = 1000, .interval_us = 10000 };
+	CHECK_EQ(ioctl(lm, XBUF_LATMUS_IOC_START, &req), 0);
+	CHECK_ERR(ioctl(lm, XBUF_LATMUS_IOC_START, &req), EBUSY);
+	for (int i = 0; i < 5; i++) {
+		CHECK_EQ(read(fd, &rec[0], sizeof(rec[0])), sizeof(rec[0]));
+		CHECK_EQ(rec[0].samples, 10);
+		CHECK(rec[0].min_lat >= 0);
+		CHECK(rec[0].min_lat <= rec[0].max_lat);
+		CHECK((int64_t)rec[0].sum_lat >= (int64_t)rec[0].min_lat * 10);
+		CHECK((int64_t)rec[0].sum_lat <= (int64_t)rec[0].max_lat * 10);
+		if (i == 0)
+			printf("latmus: min %d max %d avg %lld ns, overruns %u\n",
+			       rec[0].min_lat, rec[0].max_lat,
+			       (long long)rec[0].sum_lat / 10, rec[0].overruns);
+	}
+	stats(lm, &s);
+	CHECK_EQ(s.running, 1);
+	CHECK(s.records >= 5);
+	CHECK(s.samples >= 50);
+	CHECK_EQ(ioctl(lm, XBUF_LATMUS_IOC_STOP), 0);
+	stats(lm, &s);
+	CHECK_EQ(s.running, 0);
+	close(fd);
+
+	/* Nobody reads: a 48-byte ring takes two records, the rest is counted. */
+	fd = kt_create_ok(48, 0, XBUF_KCLONE_NONBLOCK, NULL);
+	req = (struct xbuf_latmus_req){ .xbuf_fd = fd, .period_us = 500, .interval_us = 1000 };
+	{
+		struct xbuf_latmus_stats before;
+
+		stats(lm, &before);
+		CHECK_EQ(ioctl(lm, XBUF_LATMUS_IOC_START, &req), 0);
+		kt_msleep(300);
+		CHECK_EQ(ioctl(lm, XBUF_LATMUS_IOC_STOP), 0);
+		stats(lm, &s);
+		CHECK_EQ(s.records - before.records, 2);
+		CHECK(s.dropped - before.dropped >= 1);
+		printf("latmus: %llu dropped while nobody read\n",
+		       (unsigned long long)(s.dropped - before.dropped));
+	}
+	kt_rings(fd, &r);
+	CHECK_EQ(r.ifill, 48);
+	CHECK_EQ(read(fd, rec, sizeof(rec)), 48);	/* non-blocking fd: what is there */
+	CHECK_EQ(rec[0].samples, 2);
+	CHECK_EQ(rec[1].samples, 2);
+	CHECK_ERR(read(fd, rec, sizeof(rec)), EAGAIN);
+	kt_msleep(10);
+	CHECK_ERR(read(fd, rec, sizeof(rec)), EAGAIN);	/* stopped for good */
+
+	/* A stopped session can start again, on another element. */
+	close(fd);
+	fd = kt_create_ok(4096, 0, 0, NULL);
+	req = (struct xbuf_latmus_req){ .xbuf_fd = fd, .period_us = 1000, .interval_us = 2000 };
+	CHECK_EQ(ioctl(lm, XBUF_LATMUS_IOC_START, &req), 0);
+	CHECK_EQ(read(fd, rec, 24), 24);
+	CHECK_EQ(rec[0].samples, 2);
+	/* Two sessions on one element. */
+	{
+		int lm2 = open(XBUF_KDEV_LATMUS, O_RDWR);
+
+		CHECK(lm2 >= 0);
+		CHECK_EQ(ioctl(lm2, XBUF_LATMUS_IOC_START, &req), 0);
+		for (int i = 0; i < 10; i++)
+			CHECK_EQ(read(fd, rec, 24), 24);
+		close(lm2);
+	}
+	close(lm);	/* closing stops it */
+	close(fd);
+	return KT_PASS;
+}

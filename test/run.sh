@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The project's test command (README): builds, then runs the C tests, the C
+# tests under ASan+UBSan and TSan, the Bun tests (vitest under Bun), and the
+# kernel tests in a QEMU guest. Prints one closing line "N passed, N failed".
+#   XBUF_SKIP_KERNEL=1  skip the QEMU guest (it needs root for apt-get)
+#   XBUF_SKIP_SANITIZE=1 skip the sanitizer builds
+set -u
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$PATH"
+passed=0 failed=0
+log=$(mktemp -d)
+
+count() { # suite-name log-file exit-code
+	local p f
+	p=$(grep -Eo '[0-9]+ passed' "$2" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
+	f=$(grep -Eo '[0-9]+ failed' "$2" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
+	if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	passed=$((passed + p)) failed=$((failed + f))
+	echo "== $1: $p passed, $f failed (exit $3)"
+}
+
+suite() { # name command...
+	local name=$1 rc
+	shift
+	echo "== $name: $*"
+	"$@" 2>&1 | tee "$log/$name.log"
+	rc=${PIPESTATUS[0]}
+	count "$name" "$log/$name.log" "$rc"
+}
+
+python3 -m ziglang build || { echo "0 passed, 1 failed"; exit 1; }
+suite c bash test/c/run.sh
+[ -n "${XBUF_SKIP_SANITIZE:-}" ] || suite sanitize bash test/c/sanitize.sh
+suite bun bunx --bun vitest run --reporter=verbose
+[ -n "${XBUF_SKIP_KERNEL:-}" ] || suite kernel bash test/kernel/run.sh
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
