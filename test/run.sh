@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README): builds, then runs the C tests, the C
-# tests under ASan+UBSan and TSan, the Bun tests (vitest under Bun), and the
-# kernel tests in a QEMU guest. Prints one closing line "N passed, N failed".
+# tests under ASan+UBSan and TSan, the type check and the tsup bundle, the
+# Bun tests (vitest under Bun), and the kernel tests in a QEMU guest. Prints one closing line "N passed, N failed".
 #   XBUF_SKIP_KERNEL=1  skip the QEMU guest (it needs root for apt-get)
 #   XBUF_SKIP_SANITIZE=1 skip the sanitizer builds
 set -u
@@ -15,6 +15,7 @@ count() { # suite-name log-file exit-code
 	p=$(grep -Eo '[0-9]+ passed' "$2" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
 	f=$(grep -Eo '[0-9]+ failed' "$2" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
 	if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	if [ "$3" -eq 0 ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then p=1; fi	# a check without counts
 	passed=$((passed + p)) failed=$((failed + f))
 	echo "== $1: $p passed, $f failed (exit $3)"
 }
@@ -31,6 +32,8 @@ suite() { # name command...
 python3 -m ziglang build || { echo "0 passed, 1 failed"; exit 1; }
 suite c bash test/c/run.sh
 [ -n "${XBUF_SKIP_SANITIZE:-}" ] || suite sanitize bash test/c/sanitize.sh
+suite typecheck tsc --noEmit -p .
+suite bundle bunx --bun tsup --silent
 suite bun bunx --bun vitest run --reporter=verbose
 [ -n "${XBUF_SKIP_KERNEL:-}" ] || suite kernel bash test/kernel/run.sh
 echo "$passed passed, $failed failed"

@@ -2,17 +2,18 @@
  * The Bun adapter: bun:ffi for the calls, node:fs (Bun's thread pool) for
  * the one-byte notification reads.
  */
-import { dlopen, ptr, read, toArrayBuffer, CString } from "bun:ffi";
+import { dlopen, ptr, read, toArrayBuffer, CString, type FFIFunction } from "bun:ffi";
 import { read as fsRead, closeSync } from "node:fs";
 import { symbols } from "./symbols.ts";
 import type { Native, NativeLib } from "./native.ts";
 
 export function loadBun(path: string): Native {
-  const { symbols: lib } = dlopen(path, symbols);
+  // "i64_fast" (a number when it fits) is a Bun type its typings spell only as an enum.
+  const { symbols: lib } = dlopen(path, symbols as unknown as Record<keyof typeof symbols, FFIFunction>);
   const byte = new Uint8Array(1);
   return {
     lib: lib as unknown as NativeLib,
-    addressOf: (view) => ptr(view) as unknown as number,
+    addressOf: (view) => ptr(view as Uint8Array) as unknown as number,
     readPointer: (address) => read.ptr(address as never) as number,
     // Memory stays owned by libxbuf: the binding keeps it mapped while any such buffer lives.
     foreignBuffer: (address, length) => toArrayBuffer(address as never, 0, length),

@@ -2,7 +2,7 @@
  * Test helpers: the C driver side in this process (evl_* through bun:ffi),
  * the peer process, and the byte pattern the C tests use.
  */
-import { dlopen, ptr } from "bun:ffi";
+import { dlopen, ptr, FFIType } from "bun:ffi";
 import { fileURLToPath } from "node:url";
 import { libraryPath } from "../../src/index.ts";
 
@@ -12,10 +12,10 @@ export const O_NONBLOCK = 0o4000;
 
 /** EVL's driver API from the same libxbuf.so the binding uses (one fd table). */
 const { symbols: drv } = dlopen(libraryPath(), {
-  evl_get_xbuf: { args: ["i32", "ptr"], returns: "ptr" },
-  evl_put_xbuf: { args: ["ptr"], returns: "void" },
-  evl_read_xbuf: { args: ["ptr", "ptr", "u64", "i32"], returns: "i64_fast" },
-  evl_write_xbuf: { args: ["ptr", "ptr", "u64", "i32"], returns: "i64_fast" },
+  evl_get_xbuf: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.ptr },
+  evl_put_xbuf: { args: [FFIType.ptr], returns: FFIType.void },
+  evl_read_xbuf: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64_fast },
+  evl_write_xbuf: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64_fast },
 });
 
 /** A driver-side reference to an element, as a C driver would hold it. */

@@ -4,9 +4,11 @@
  * cross-buffer, written only against EVL's driver API (evl_get_xbuf and
  * friends). Tests, benchmarks and the demo use it as the other end.
  *
- *   xbuf_peer produce NAME [--bytes N] [--seconds S] [--chunk C]
+ *   xbuf_peer produce NAME [--bytes N] [--seconds S] [--chunk C] [--static 1]
  *       write the test pattern into the inbound ring; the pattern is keyed
- *       by absolute stream position, so a consumer can check every byte
+ *       by absolute stream position, so a consumer can check every byte.
+ *       --static 1 writes one pre-filled chunk over and over instead: the
+ *       producer then costs a memcpy per write, for throughput runs
  *   xbuf_peer consume NAME --bytes N
  *       read N bytes from the outbound ring and check the pattern
  *   xbuf_peer echo NAME --size S [--delay-us D]
@@ -40,7 +42,7 @@ static double now(void)
 static int usage(const char *why)
 {
 	fprintf(stderr, "xbuf_peer: %s\n"
-		"usage: xbuf_peer produce NAME [--bytes N] [--seconds S] [--chunk C]\n"
+		"usage: xbuf_peer produce NAME [--bytes N] [--seconds S] [--chunk C] [--static 1]\n"
 		"       xbuf_peer consume NAME --bytes N [--chunk C]\n"
 		"       xbuf_peer echo NAME --size S [--delay-us D]\n", why);
 	return 2;
@@ -54,7 +56,7 @@ static int fail(const char *what, long long err)
 
 int main(int argc, char **argv)
 {
-	unsigned long long bytes = 0, chunk = 65536, size = 64, delay_us = 0;
+	unsigned long long bytes = 0, chunk = 65536, size = 64, delay_us = 0, fixed = 0;
 	double seconds = 0, t0;
 	struct evl_file *efile;
 	struct evl_xbuf *xb;
@@ -84,6 +86,8 @@ int main(int argc, char **argv)
 			chunk = (unsigned long long)v;
 		else if (!strcmp(argv[i], "--size"))
 			size = (unsigned long long)v;
+		else if (!strcmp(argv[i], "--static"))
+			fixed = (unsigned long long)v;
 		else if (!strcmp(argv[i], "--delay-us"))
 			delay_us = (unsigned long long)v;
 		else
@@ -116,7 +120,7 @@ int main(int argc, char **argv)
 
 			if (bytes && bytes - done < n)
 				n = (size_t)(bytes - done);
-			for (size_t k = 0; k < n; k++)
+			for (size_t k = fixed && done ? n : 0; k < n; k++)
 				buf[k] = pattern_byte(pos + k);
 			ret = evl_write_xbuf(xb, buf, n, 0);
 			if (ret < 0)

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The main job, from a fresh machine: install, build, run.
+set -eu
+cd "$(dirname "$0")/.."
+bash tools/install.sh
+export PATH="$PWD/node_modules/.bin:$PATH"
+exec bun examples/stream.ts "${@:-3}"
