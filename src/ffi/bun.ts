@@ -1,16 +1,22 @@
 /**
- * The Bun adapter: bun:ffi for the calls, node:fs (Bun's thread pool) for
- * the one-byte notification reads.
+ * The Bun adapter: bun:ffi for the calls; Bun's own pipe reader for the
+ * one-byte notification reads.
+ *
+ * Why not node:fs read(): Bun runs it on its thread pool, and a read that
+ * waits on a pipe holds a pool thread; eight waiting cross-buffers starved
+ * every other fs call of the process (measured: readFile never returned).
+ * Bun.file(fd).stream() reads pipes from the event loop itself; a stream
+ * per wait, cancelled once its byte is in, keeps the loop alive exactly
+ * while a wait is pending (a live stream would keep it alive for ever).
  */
 import { dlopen, ptr, read, toArrayBuffer, CString, type FFIFunction } from "bun:ffi";
-import { read as fsRead, closeSync } from "node:fs";
+import { closeSync } from "node:fs";
 import { symbols } from "./symbols.ts";
 import type { Native, NativeLib } from "./native.ts";
 
 export function loadBun(path: string): Native {
   // "i64_fast" (a number when it fits) is a Bun type its typings spell only as an enum.
   const { symbols: lib } = dlopen(path, symbols as unknown as Record<keyof typeof symbols, FFIFunction>);
-  const byte = new Uint8Array(1);
   return {
     lib: lib as unknown as NativeLib,
     addressOf: (view) => ptr(view as Uint8Array) as unknown as number,
@@ -18,13 +24,15 @@ export function loadBun(path: string): Native {
     // Memory stays owned by libxbuf: the binding keeps it mapped while any such buffer lives.
     foreignBuffer: (address, length) => toArrayBuffer(address as never, 0, length),
     cString: (address) => (address ? new CString(address as never).toString() : ""),
-    readByte: (fd) =>
-      new Promise((resolve, reject) => {
-        fsRead(fd, byte, 0, 1, null, (err, n) => {
-          if (err) reject(err);
-          else resolve(n === 1 ? byte[0]! : -1);
-        });
-      }),
+    readByte: async (fd) => {
+      const reader = Bun.file(fd).stream().getReader();
+      try {
+        const { value, done } = await reader.read();
+        return done || !value?.length ? -1 : value[0]!;
+      } finally {
+        await reader.cancel(); // leaves the fd open
+      }
+    },
     closeFd: (fd) => closeSync(fd),
   };
 }

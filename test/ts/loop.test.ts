@@ -48,6 +48,14 @@ describe("event loop", () => {
     expect(first + rest).toContain("read 5");
   });
 
+  test("many pending waits do not starve the runtime's other I/O", async () => {
+    const child = Bun.spawn([BUN, `${ROOT}test/ts/fixtures/many-waits.ts`], { stdout: "pipe", stderr: "pipe" });
+    const out = await new Response(child.stdout).text();
+    expect(await child.exited).toBe(0);
+    expect(out.split("\n")[0]).toBe("READ");
+    expect(out).toContain(Array(8).fill("EBADF").join(","));
+  });
+
   test("with nothing pending the process exits normally", async () => {
     const child = Bun.spawn([BUN, `${ROOT}test/ts/fixtures/idle-open.ts`], { stdout: "pipe", stderr: "pipe" });
     const timeout = setTimeout(() => child.kill(), 10_000);
