@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Build the library, the tests and the peer tool with the host gcc under
 # ASan+UBSan, then under TSan, and run every C test with each.
-set -eu
+set -eu -o pipefail
 cd "$(dirname "$0")/../.."
 CC=${CC:-gcc}
 CFLAGS="-std=gnu11 -O1 -g -Wall -Wextra -Wno-unused-parameter -Icsrc/include -Itest/c -pthread"
-status=0
+status=0 passed=0 failed=0
 for san in "address,undefined" "thread"; do
 	out=zig-out/san-${san%%,*}
 	mkdir -p "$out/bin" "$out/lib"
@@ -16,6 +16,10 @@ for san in "address,undefined" "thread"; do
 	done
 	echo "== $san"
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-		XBUF_TEST_BIN="$out/bin" XBUF_TEST_TIMEOUT=300 bash test/c/run.sh || status=1
+		XBUF_TEST_BIN="$out/bin" XBUF_TEST_TIMEOUT=300 bash test/c/run.sh | tee "$out/run.log" || status=1
+	summary=$(tail -n 1 "$out/run.log")
+	passed=$((passed + $(echo "$summary" | grep -Eo '[0-9]+ passed' | grep -Eo '[0-9]+' || echo 0)))
+	failed=$((failed + $(echo "$summary" | grep -Eo '[0-9]+ failed' | grep -Eo '[0-9]+' || echo 0)))
 done
+echo "sanitize: $passed passed, $failed failed"
 exit $status

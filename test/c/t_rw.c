@@ -135,6 +135,9 @@ int main(void)
 	CHECK(st.inbound.writes == 2 + 10000 + 2 + 1);
 	CHECK(st.inbound.producer_pid == getpid() && st.inbound.consumer_pid == getpid());
 	CHECK(st.inbound.capacity == 1000);
+	/* nobody ever slept: the fast path issued no futex wake at all */
+	CHECK(st.inbound.producer_wakeups == 0 && st.inbound.consumer_wakeups == 0);
+	CHECK(st.outbound.producer_wakeups == 0 && st.outbound.consumer_wakeups == 0);
 
 	evl_put_xbuf(f);
 	CHECK(xbuf_close(fd) == 0);
