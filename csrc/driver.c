@@ -6,7 +6,8 @@
  *
  * struct evl_file and struct evl_xbuf are both a driver-side handle: the
  * reference evl_get_xbuf() takes keeps the element mapped after the
- * application closes its fd.
+ * application closes its fd. Only user-space elements have their driver
+ * side here; a kernel element's is in the kernel (kmod/).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,6 +27,11 @@ struct evl_xbuf *evl_get_xbuf(int efd, struct evl_file **efilpp)
 
 	if (!app)
 		return NULL;
+	if (app->el->ops != &xb_user_ops) {
+		/* A kernel element's driver side is the kernel: xbuf.ko's evl_get_xbuf(). */
+		xb_handle_put(app);
+		return NULL;
+	}
 	drv = xb_handle_new_driver(app);
 	xb_handle_put(app);
 	if (drv && efilpp)
@@ -57,7 +63,7 @@ ssize_t evl_read_xbuf(struct evl_xbuf *xbuf, void *buf, size_t count, int f_flag
 	n = xb_read_begin(h, e, count, mode_of(f_flags), &data);
 	if (n > 0) {
 		memcpy(buf, data, (size_t)n);
-		xb_end_commit(e, (size_t)n);
+		xb_end_commit(h, e, (size_t)n);
 	}
 	return n;
 }
@@ -75,7 +81,7 @@ ssize_t evl_write_xbuf(struct evl_xbuf *xbuf, const void *buf, size_t count, int
 	n = xb_write_begin(h, e, count, mode_of(f_flags), &data);
 	if (n > 0) {
 		memcpy(data, buf, (size_t)n);
-		xb_end_commit(e, (size_t)n);
+		xb_end_commit(h, e, (size_t)n);
 	}
 	return n;
 }

@@ -13,6 +13,16 @@
  * serializes the process's threads on that end, and the end's claim puts
  * this process's pid into the endpoint's shared `owner` word so the peer
  * can tell when this process dies (EPIPE).
+ *
+ * Backends: the mapping is the same whoever serves it (xbuf_abi.h), so one
+ * engine (ring.c) runs the application side of both. What differs is how
+ * an end sleeps and wakes its peer, and whether ends are claimed: that is
+ * struct xb_backend_ops, one per backend, reached from every end.
+ *   user (ring.c):     a memfd or /dev/shm file; futex_waitv on the
+ *                      peer's seq, futex_wake, owner claims and EPIPE
+ *   kernel (kernel.c): an element of xbuf.ko; XBUF_IOC_WAIT to sleep (its
+ *                      pages are VM_PFNMAP: no futex), XBUF_IOC_KICK to wake
+ *                      the in-kernel peer, no claims (the kernel is the driver)
  */
 #ifndef XBUF_INTERNAL_H
 #define XBUF_INTERNAL_H
@@ -34,6 +44,38 @@ enum xb_mode {
 };
 
 struct xb_handle;
+struct xb_end;
+struct stat;
+struct timespec;
+
+/* What one sleep waits on: an end's peer, and what the end needs of it. */
+struct xb_sleep_on {
+	uint32_t *seq;		/* the peer's seq */
+	uint32_t val;		/* its value when we last checked */
+	const struct xbuf_shm_endpoint *peer;
+	int events;		/* XBUF_POLLIN: a consumer waits for bytes, XBUF_POLLOUT: a producer for room */
+	uint64_t count;		/* how many (>= 1) */
+};
+
+struct xb_backend_ops {
+	int backend;		/* XBUF_BACKEND_USER / XBUF_BACKEND_KERNEL */
+	/* Take the end for this process before using it; 0 or -EBUSY. */
+	int (*claim)(struct xb_end *e);
+	/* The last handle of the end's side went. */
+	void (*release)(struct xb_end *e);
+	/*
+	 * Sleep until the peers of `on` may have moved, the process-local
+	 * generation moved (close, peer death) or the deadline passed.
+	 * Returns 0 to re-check, or -EPIPE, -EBADF, -EINTR, -ETIMEDOUT.
+	 */
+	int (*sleep)(struct xb_handle *h, const struct xb_sleep_on *on, int n,
+		     uint32_t gen, const struct timespec *deadline);
+	/* Our seq moved and the peer of e waits: wake it. h is the calling handle. */
+	void (*wake)(struct xb_handle *h, struct xb_end *e);
+};
+
+extern const struct xb_backend_ops xb_user_ops;
+extern const struct xb_backend_ops xb_kernel_ops;
 
 /* A thread of this process sleeping on an end, for the producer's `wanted`. */
 struct xb_waitnode {
@@ -56,14 +98,17 @@ struct xb_end {
 	int ring;			/* XBUF_INBOUND / XBUF_OUTBOUND */
 	int role;			/* XB_PRODUCER / XB_CONSUMER */
 	bool claimed;			/* self->owner holds our pid */
+	const struct xb_backend_ops *ops;	/* the element's */
 };
 
 struct xb_element {
 	struct xb_element *next;	/* in the process's element list */
 	int refs;			/* handles on it; under the table lock */
 	int side_refs[2];		/* handles per side; under the table lock */
-	dev_t dev;
+	const struct xb_backend_ops *ops;
+	dev_t dev;			/* user backend: identity of the object */
 	ino_t ino;
+	uint32_t kid;			/* kernel backend: element id (XBUF_IOC_INFO) */
 	void *base;			/* the mapping */
 	size_t map_size;
 	struct xbuf_shm_info info;	/* validated copy of the info page */
@@ -107,12 +152,20 @@ ssize_t xb_read_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 		      enum xb_mode mode, const void **data);
 ssize_t xb_write_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 		       enum xb_mode mode, void **data);
-int xb_end_commit(struct xb_end *e, size_t n);
+int xb_end_commit(struct xb_handle *h, struct xb_end *e, size_t n);
 int xb_poll(struct xb_handle *h, int events, size_t count, int timeout_ms);
 int xb_ready(struct xb_end *e, int events, size_t count);
 void xb_end_init(struct xb_end *e, struct xb_element *el, int ring, int role, int side);
 void xb_end_release(struct xb_end *e);
 uint64_t xb_fill(const struct xb_end *e);
+
+/* kernel.c: the kernel backend's objects */
+bool xb_kernel_available(void);
+int xb_kernel_create(size_t i_bufsz, size_t o_bufsz, bool public, bool nonblock, const char *name);
+int xb_kernel_open(const char *name, bool nonblock);
+bool xb_kernel_probe(int fd, const struct stat *st, uint32_t *id);
+int xb_kernel_map(int fd, struct xb_element *el);
+int xb_kernel_rings(int fd, struct xbuf_rings *r);
 
 /* peer.c: peer-death detection and process-local wake-ups */
 extern uint32_t xb_local_gen;

@@ -8,8 +8,13 @@
  *
  * Fast path: no syscall. A reader or writer that finds what it needs
  * borrows a span under its end's process-local mutex, and the commit
- * publishes it with one release store. A futex wake happens only when the
- * peer announced itself as waiting.
+ * publishes it with one release store. A wake (a futex wake, or
+ * XBUF_IOC_KICK for an in-kernel peer) happens only when the peer
+ * announced itself as waiting.
+ *
+ * How an end sleeps, wakes and claims is its backend's (struct
+ * xb_backend_ops in internal.h): the user-space one is at the end of
+ * this file, the kernel one in kernel.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -124,7 +129,8 @@ static void publish_wanted(struct xb_end *e)
  * that starts waiting for room also bumps its seq and wakes sleeping
  * consumers: they may now owe it a short read.
  */
-static void waiter_enter(struct xb_end *e, struct xb_waitnode *node, uint64_t count)
+static void waiter_enter(struct xb_handle *h, struct xb_end *e, struct xb_waitnode *node,
+			 uint64_t count)
 {
 	node->count = count;
 	node->next = e->sleepers;
@@ -135,7 +141,7 @@ static void waiter_enter(struct xb_end *e, struct xb_waitnode *node, uint64_t co
 	if (e->role == XB_PRODUCER) {
 		__atomic_fetch_add(&e->self->seq, 1, __ATOMIC_SEQ_CST);
 		if (load_acquire(&e->peer->waiters)) {
-			futex_wake_shared(&e->self->seq);
+			e->ops->wake(h, e);
 			counter_inc(&e->self->wakeups);
 		}
 	}
@@ -156,54 +162,6 @@ static void waiter_leave(struct xb_end *e, struct xb_waitnode *node)
 		publish_wanted(e);
 }
 
-struct xb_sleep_on {
-	uint32_t *seq;		/* the peer's seq */
-	uint32_t val;		/* its value when we last checked */
-	const struct xbuf_shm_endpoint *peer;
-};
-
-/*
- * Sleep until one of the peers' seq moves, the process-local generation
- * moves (close, peer death), or the deadline passes. `gen` must have been
- * read before the caller's last check of the ring, so nothing in between
- * is missed. Returns 0 to re-check, or -EPIPE, -EBADF, -EINTR, -ETIMEDOUT.
- */
-static int xb_sleep(struct xb_handle *h, const struct xb_sleep_on *on, int n,
-		    uint32_t gen, const struct timespec *deadline)
-{
-	struct futex_waitv w[3] = { 0 };
-	int i;
-
-	if (__atomic_load_n(&h->closed, __ATOMIC_ACQUIRE))
-		return -EBADF;
-	for (i = 0; i < n; i++) {
-		uint32_t owner = load_acquire(&on[i].peer->owner);
-
-		if (owner && owner != (uint32_t)xb_self_pid() &&
-		    (owner == XBUF_OWNER_GONE || xb_peer_dead((pid_t)owner)))
-			return -EPIPE;
-		w[i].uaddr = (uintptr_t)on[i].seq;
-		w[i].val = on[i].val;
-		w[i].flags = FUTEX_32;	/* shared: the word lives in a MAP_SHARED mapping */
-	}
-	w[n].uaddr = (uintptr_t)&xb_local_gen;
-	w[n].val = gen;
-	w[n].flags = FUTEX_32 | FUTEX_PRIVATE_FLAG;
-
-	if (syscall(SYS_futex_waitv, w, n + 1, 0, deadline, CLOCK_MONOTONIC) >= 0)
-		return 0;
-	switch (errno) {
-	case EAGAIN:		/* a word moved before we slept */
-		return 0;
-	case EINTR:
-		return -EINTR;
-	case ETIMEDOUT:
-		return -ETIMEDOUT;
-	default:
-		return -errno;
-	}
-}
-
 static int end_lock(struct xb_end *e)
 {
 	int ret = pthread_mutex_lock(&e->lock);
@@ -216,30 +174,6 @@ static int end_lock(struct xb_end *e)
 static void end_unlock(struct xb_end *e)
 {
 	pthread_mutex_unlock(&e->lock);
-}
-
-/*
- * Claim the end for this process: its pid goes into the endpoint's owner
- * word, which is how the peer detects our death. A live process holding
- * it already makes the end busy; a dead one's claim is taken over.
- */
-static int end_claim(struct xb_end *e)
-{
-	uint32_t me = (uint32_t)xb_self_pid();
-	uint32_t cur;
-
-	if (e->claimed)
-		return 0;
-	cur = load_acquire(&e->self->owner);
-	for (;;) {
-		if (cur != 0 && cur != XBUF_OWNER_GONE && cur != me && !xb_peer_dead((pid_t)cur))
-			return -EBUSY;
-		if (__atomic_compare_exchange_n(&e->self->owner, &cur, me, false,
-						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			break;
-	}
-	e->claimed = true;
-	return 0;
 }
 
 static void end_take(struct xb_end *e, uint64_t n)
@@ -266,7 +200,7 @@ ssize_t xb_read_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 	ret = end_lock(e);
 	if (ret)
 		return ret;
-	ret = end_claim(e);
+	ret = e->ops->claim(e);
 	if (ret)
 		goto out_unlock;
 
@@ -276,6 +210,8 @@ ssize_t xb_read_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 			.seq = &e->peer->seq,
 			.val = load_acquire(&e->peer->seq),	/* before the position: see W1 */
 			.peer = e->peer,
+			.events = XBUF_POLLIN,
+			.count = count,
 		};
 
 		n = readable_now(e, count, mode == XB_NONBLOCK);
@@ -288,12 +224,12 @@ ssize_t xb_read_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 			goto out_unlock;
 		}
 		if (!waiting) {
-			waiter_enter(e, &node, count);
+			waiter_enter(h, e, &node, count);
 			waiting = true;
 			continue;	/* check again, now that the producer must see us */
 		}
 		end_unlock(e);
-		ret = xb_sleep(h, &on, 1, gen, NULL);
+		ret = e->ops->sleep(h, &on, 1, gen, NULL);
 		pthread_mutex_lock(&e->lock);
 		if (ret)
 			goto out_leave;
@@ -327,7 +263,7 @@ ssize_t xb_write_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 	ret = end_lock(e);
 	if (ret)
 		return ret;
-	ret = end_claim(e);
+	ret = e->ops->claim(e);
 	if (ret)
 		goto out_unlock;
 
@@ -337,6 +273,8 @@ ssize_t xb_write_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 			.seq = &e->peer->seq,
 			.val = load_acquire(&e->peer->seq),
 			.peer = e->peer,
+			.events = XBUF_POLLOUT,
+			.count = count,
 		};
 
 		if (writable_now(e, count))
@@ -348,12 +286,12 @@ ssize_t xb_write_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 			goto out_unlock;
 		}
 		if (!waiting) {
-			waiter_enter(e, &node, count);
+			waiter_enter(h, e, &node, count);
 			waiting = true;
 			continue;
 		}
 		end_unlock(e);
-		ret = xb_sleep(h, &on, 1, gen, NULL);
+		ret = e->ops->sleep(h, &on, 1, gen, NULL);
 		pthread_mutex_lock(&e->lock);
 		if (ret)
 			goto out_leave;
@@ -375,7 +313,7 @@ out_unlock:
  * Return a borrow: advance our position by n (publishing n bytes for a
  * producer, freeing n bytes for a consumer) and wake the peer if it sleeps.
  */
-int xb_end_commit(struct xb_end *e, size_t n)
+int xb_end_commit(struct xb_handle *h, struct xb_end *e, size_t n)
 {
 	if (!e->holding || !pthread_equal(__atomic_load_n(&e->holder, __ATOMIC_RELAXED), pthread_self()))
 		return -EINVAL;
@@ -388,13 +326,16 @@ int xb_end_commit(struct xb_end *e, size_t n)
 		 * P1 (producer): pairs with C1 in readable_now(); C2 (consumer):
 		 * pairs with P2 in writable_now(). Sequentially consistent, and
 		 * so is the load of `waiters` below: K1, which pairs with W1 in
-		 * waiter_enter(): either we see its waiter or it sees our pos.
+		 * waiter_enter() (a user-space peer), or with the W1 smp_mb() of
+		 * an in-kernel sleeper in kmod/xbuf_ring.c, which the kernel
+		 * backend's wake (XBUF_IOC_KICK) then wakes: either we see its
+		 * waiter or it sees our pos.
 		 */
 		__atomic_store_n(&e->self->pos, pos, __ATOMIC_SEQ_CST);
 		counter_inc(&e->self->ops);
 		if (__atomic_load_n(&e->peer->waiters, __ATOMIC_SEQ_CST)) {
 			__atomic_fetch_add(&e->self->seq, 1, __ATOMIC_RELEASE);
-			futex_wake_shared(&e->self->seq);
+			e->ops->wake(h, e);
 			counter_inc(&e->self->wakeups);
 		}
 	}
@@ -425,15 +366,16 @@ static void poll_leave(struct xb_end **ends, struct xb_waitnode *nodes, int n)
 }
 
 /* Join the sleepers of each end (a poller counts as a blocked caller). */
-static int poll_enter(struct xb_end **ends, struct xb_waitnode *nodes, int n, size_t count)
+static int poll_enter(struct xb_handle *h, struct xb_end **ends, struct xb_waitnode *nodes,
+		      int n, size_t count)
 {
 	for (int i = 0; i < n; i++) {
 		int ret = end_lock(ends[i]);
 
 		if (!ret) {
-			ret = end_claim(ends[i]);
+			ret = ends[i]->ops->claim(ends[i]);
 			if (!ret)
-				waiter_enter(ends[i], &nodes[i], count ? count : 1);
+				waiter_enter(h, ends[i], &nodes[i], count ? count : 1);
 			end_unlock(ends[i]);
 		}
 		if (ret) {
@@ -481,18 +423,20 @@ int xb_poll(struct xb_handle *h, int events, size_t count, int timeout_ms)
 			on[i].seq = &ends[i]->peer->seq;
 			on[i].val = load_acquire(&ends[i]->peer->seq);
 			on[i].peer = ends[i]->peer;
+			on[i].events = ends[i]->role == XB_CONSUMER ? XBUF_POLLIN : XBUF_POLLOUT;
+			on[i].count = count ? count : 1;
 			ready |= xb_ready(ends[i], ends[i]->role == XB_CONSUMER ? XBUF_POLLIN : XBUF_POLLOUT, count);
 		}
 		if (ready || timeout_ms == 0)
 			break;
 		if (!waiting) {
-			ready = poll_enter(ends, nodes, nends, count);
+			ready = poll_enter(h, ends, nodes, nends, count);
 			if (ready)
 				return ready;
 			waiting = true;
 			continue;
 		}
-		ready = xb_sleep(h, on, nends, gen, timeout_ms > 0 ? &deadline : NULL);
+		ready = el->ops->sleep(h, on, nends, gen, timeout_ms > 0 ? &deadline : NULL);
 		if (ready == -ETIMEDOUT) {
 			ready = 0;
 			break;
@@ -519,6 +463,7 @@ void xb_end_init(struct xb_end *e, struct xb_element *el, int ring, int role, in
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
 	pthread_mutex_init(&e->lock, &attr);
 	pthread_mutexattr_destroy(&attr);
+	e->ops = el->ops;
 	e->ring = ring;
 	e->role = role;
 	e->self = role == XB_PRODUCER ? &pages[side]->prod : &pages[side]->cons;
@@ -528,12 +473,87 @@ void xb_end_init(struct xb_end *e, struct xb_element *el, int ring, int role, in
 	e->data = ri->data_size ? (unsigned char *)el->base + ri->data_map_off : NULL;
 }
 
+void xb_end_release(struct xb_end *e)
+{
+	e->ops->release(e);
+}
+
+/*
+ * The user-space backend: both sides are processes sharing the object.
+ */
+
+/*
+ * Sleep until one of the peers' seq moves, the process-local generation
+ * moves (close, peer death), or the deadline passes. `gen` must have been
+ * read before the caller's last check of the ring, so nothing in between
+ * is missed. Returns 0 to re-check, or -EPIPE, -EBADF, -EINTR, -ETIMEDOUT.
+ */
+static int user_sleep(struct xb_handle *h, const struct xb_sleep_on *on, int n,
+		      uint32_t gen, const struct timespec *deadline)
+{
+	struct futex_waitv w[3] = { 0 };
+	int i;
+
+	if (__atomic_load_n(&h->closed, __ATOMIC_ACQUIRE))
+		return -EBADF;
+	for (i = 0; i < n; i++) {
+		uint32_t owner = load_acquire(&on[i].peer->owner);
+
+		if (owner && owner != (uint32_t)xb_self_pid() &&
+		    (owner == XBUF_OWNER_GONE || xb_peer_dead((pid_t)owner)))
+			return -EPIPE;
+		w[i].uaddr = (uintptr_t)on[i].seq;
+		w[i].val = on[i].val;
+		w[i].flags = FUTEX_32;	/* shared: the word lives in a MAP_SHARED mapping */
+	}
+	w[n].uaddr = (uintptr_t)&xb_local_gen;
+	w[n].val = gen;
+	w[n].flags = FUTEX_32 | FUTEX_PRIVATE_FLAG;
+
+	if (syscall(SYS_futex_waitv, w, n + 1, 0, deadline, CLOCK_MONOTONIC) >= 0)
+		return 0;
+	switch (errno) {
+	case EAGAIN:		/* a word moved before we slept */
+		return 0;
+	case EINTR:
+		return -EINTR;
+	case ETIMEDOUT:
+		return -ETIMEDOUT;
+	default:
+		return -errno;
+	}
+}
+
+/*
+ * Claim the end for this process: its pid goes into the endpoint's owner
+ * word, which is how the peer detects our death. A live process holding
+ * it already makes the end busy; a dead one's claim is taken over.
+ */
+static int user_claim(struct xb_end *e)
+{
+	uint32_t me = (uint32_t)xb_self_pid();
+	uint32_t cur;
+
+	if (e->claimed)
+		return 0;
+	cur = load_acquire(&e->self->owner);
+	for (;;) {
+		if (cur != 0 && cur != XBUF_OWNER_GONE && cur != me && !xb_peer_dead((pid_t)cur))
+			return -EBUSY;
+		if (__atomic_compare_exchange_n(&e->self->owner, &cur, me, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			break;
+	}
+	e->claimed = true;
+	return 0;
+}
+
 /*
  * Give up this process's claim on the end (the last handle of its side
  * went). The peer's sleepers are told: like a pipe's, its blocked calls
  * then fail with EPIPE, until a new process takes the end.
  */
-void xb_end_release(struct xb_end *e)
+static void user_release(struct xb_end *e)
 {
 	uint32_t me = (uint32_t)xb_self_pid();
 
@@ -546,3 +566,18 @@ void xb_end_release(struct xb_end *e)
 	__atomic_fetch_add(&e->self->seq, 1, __ATOMIC_SEQ_CST);
 	futex_wake_shared(&e->self->seq);
 }
+
+/* The peer sleeps in futex_waitv() on our seq, which the caller bumped. */
+static void user_wake(struct xb_handle *h, struct xb_end *e)
+{
+	(void)h;
+	futex_wake_shared(&e->self->seq);
+}
+
+const struct xb_backend_ops xb_user_ops = {
+	.backend	= XBUF_BACKEND_USER,
+	.claim		= user_claim,
+	.release	= user_release,
+	.sleep		= user_sleep,
+	.wake		= user_wake,
+};

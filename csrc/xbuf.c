@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * xbuf.c - elements and handles of the user-space backend, and the
- * application (in-band) side API.
+ * xbuf.c - elements and handles, the user-space backend's objects, the
+ * choice of backend, and the application (in-band) side API.
+ *
+ * Backends: an element is served either by this library (below) or by the
+ * kernel module xbuf.ko (kernel.c). Both map the same layout, and the
+ * engine of ring.c serves the application side of both through the
+ * element's struct xb_backend_ops; this file only picks the backend at
+ * create/open time and finds which one an fd belongs to.
  *
  * An element is a memfd (private) or a file in /dev/shm named
  * "xbuf.<name>" (public), laid out as xbuf_abi.h draws it. The creator of a
@@ -123,17 +129,26 @@ static int read_info(int fd, struct xbuf_shm_info *info)
 	return 0;
 }
 
-/* Find or map the element behind fd; called with the table write-locked. */
+/*
+ * Find or map the element behind fd; called with the table write-locked.
+ * One struct xb_element per element and process, whatever fds lead to it:
+ * a user-space object is known by its inode, a kernel element by its id
+ * (all clone fds share one anon inode; the id is unique while we map it).
+ */
 static int element_get(int fd, struct xb_element **elp)
 {
 	struct xb_element *el;
 	struct stat st;
+	uint32_t kid = 0;
+	bool kernel;
 	int r, ring, role;
 
 	if (fstat(fd, &st) < 0)
 		return -EBADF;
+	kernel = xb_kernel_probe(fd, &st, &kid);
 	for (el = elements; el; el = el->next)
-		if (el->dev == st.st_dev && el->ino == st.st_ino) {
+		if (kernel ? el->ops == &xb_kernel_ops && el->kid == kid :
+			     el->ops == &xb_user_ops && el->dev == st.st_dev && el->ino == st.st_ino) {
 			el->refs++;
 			*elp = el;
 			return 0;
@@ -141,15 +156,22 @@ static int element_get(int fd, struct xb_element **elp)
 	el = calloc(1, sizeof(*el));
 	if (!el)
 		return -ENOMEM;
-	r = read_info(fd, &el->info);
-	if (r)
-		goto fail;
-	r = map_element(fd, &el->info, &el->base);
-	if (r)
-		goto fail;
-	el->map_size = el->info.map_size;
-	el->dev = st.st_dev;
-	el->ino = st.st_ino;
+	if (kernel) {
+		r = xb_kernel_map(fd, el);
+		if (r)
+			goto fail;
+	} else {
+		r = read_info(fd, &el->info);
+		if (r)
+			goto fail;
+		r = map_element(fd, &el->info, &el->base);
+		if (r)
+			goto fail;
+		el->ops = &xb_user_ops;
+		el->map_size = el->info.map_size;
+		el->dev = st.st_dev;
+		el->ino = st.st_ino;
+	}
 	el->refs = 1;
 	for (ring = 0; ring < 2; ring++)
 		for (role = 0; role < 2; role++)
@@ -247,8 +269,8 @@ static int handle_install(int fd, bool public_creator, const char *name)
 	}
 	h->owns_fd = true;
 	h->public_creator = public_creator;
-	if (name && !el->name[0])
-		snprintf(el->name, sizeof(el->name), "%s", name);
+	if (name && !el->name[0] && el->ops == &xb_user_ops)
+		snprintf(el->name, sizeof(el->name), "%s", name);	/* a kernel element knows its own */
 	r = table_insert(h);
 	if (r) {
 		element_put(el, XBUF_SIDE_APP);
@@ -424,6 +446,54 @@ fail:
 	return r;
 }
 
+/* $XBUF_BACKEND, read once: 0 auto, else XBUF_BACKEND_USER / _KERNEL. */
+static int env_backend(void)
+{
+	static int cached = -1;
+	int b = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+
+	if (b < 0) {
+		const char *env = getenv("XBUF_BACKEND");
+
+		b = 0;	/* unset, "auto", or anything unknown */
+		if (env && !strcmp(env, "user"))
+			b = XBUF_BACKEND_USER;
+		else if (env && !strcmp(env, "kernel"))
+			b = XBUF_BACKEND_KERNEL;
+		__atomic_store_n(&cached, b, __ATOMIC_RELAXED);
+	}
+	return b;
+}
+
+/*
+ * The backend a create or open asks for: the flags, else the environment;
+ * 0 = auto. -EINVAL for both flags.
+ */
+static int wanted_backend(int flags)
+{
+	if ((flags & XBUF_CLONE_USER) && (flags & XBUF_CLONE_KERNEL))
+		return -EINVAL;
+	if (flags & XBUF_CLONE_USER)
+		return XBUF_BACKEND_USER;
+	if (flags & XBUF_CLONE_KERNEL)
+		return XBUF_BACKEND_KERNEL;
+	return env_backend();
+}
+
+int xbuf_backend(int fd)
+{
+	struct xb_handle *h = xb_handle_get(fd);
+	int b;
+
+	if (!h)
+		return -EBADF;
+	b = h->el->ops->backend;
+	xb_handle_put(h);
+	return b;
+}
+
+#define XBUF_CLONE_BACKENDS	(XBUF_CLONE_USER | XBUF_CLONE_KERNEL)
+
 int xbuf_create(size_t i_bufsz, size_t o_bufsz, int flags, const char *fmt, ...)
 {
 	char name[XBUF_NAME_MAX + 2] = "";
@@ -431,10 +501,13 @@ int xbuf_create(size_t i_bufsz, size_t o_bufsz, int flags, const char *fmt, ...)
 	const char *bare = name;
 	bool public;
 	long page;
-	int fd, r;
+	int fd, r, backend;
 
-	if (flags & ~(XBUF_CLONE_PUBLIC | XBUF_CLONE_NONBLOCK))
+	if (flags & ~(XBUF_CLONE_PUBLIC | XBUF_CLONE_NONBLOCK | XBUF_CLONE_BACKENDS))
 		return -EINVAL;
+	backend = wanted_backend(flags);
+	if (backend < 0)
+		return backend;
 	if ((!i_bufsz && !o_bufsz) || i_bufsz > XBUF_MAX_RING_SIZE || o_bufsz > XBUF_MAX_RING_SIZE)
 		return -EINVAL;
 	if (fmt) {
@@ -457,6 +530,18 @@ int xbuf_create(size_t i_bufsz, size_t o_bufsz, int flags, const char *fmt, ...)
 		return r;
 	if (public && !*bare)
 		return -EINVAL;
+
+	if (backend == XBUF_BACKEND_KERNEL || (!backend && xb_kernel_available())) {
+		fd = xb_kernel_create(i_bufsz, o_bufsz, public, flags & XBUF_CLONE_NONBLOCK, bare);
+		if (fd < 0)
+			return fd;
+		r = handle_install(fd, false, bare);	/* the kernel unlists the name itself */
+		if (r) {
+			close(fd);
+			return r;
+		}
+		return fd;
+	}
 
 	page = sysconf(_SC_PAGESIZE);
 	layout(&info, i_bufsz, o_bufsz, (uint32_t)page);
@@ -485,12 +570,15 @@ fail:
 int xbuf_open(const char *name, int flags)
 {
 	char path[SHM_PATH_MAX];
-	int fd, r;
+	int fd, r, backend;
 
 	if (!name)
 		return -EINVAL;
-	if (flags & ~XBUF_CLONE_NONBLOCK)
+	if (flags & ~(XBUF_CLONE_NONBLOCK | XBUF_CLONE_BACKENDS))
 		return -EINVAL;
+	backend = wanted_backend(flags);
+	if (backend < 0)
+		return backend;
 	if (name[0] == '/')
 		name++;
 	r = check_name(name);
@@ -498,6 +586,20 @@ int xbuf_open(const char *name, int flags)
 		return r;
 	if (!*name)
 		return -EINVAL;
+	/* auto: the kernel's name space first, then ours. */
+	if (backend == XBUF_BACKEND_KERNEL || (!backend && xb_kernel_available())) {
+		fd = xb_kernel_open(name, flags & XBUF_CLONE_NONBLOCK);
+		if (fd >= 0) {
+			r = handle_install(fd, false, name);
+			if (r) {
+				close(fd);
+				return r == -EBADF ? -ENOENT : r;
+			}
+			return fd;
+		}
+		if (backend == XBUF_BACKEND_KERNEL || fd != -ENOENT)
+			return fd;
+	}
 	shm_path(path, sizeof(path), name);
 	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW |
 		  ((flags & XBUF_CLONE_NONBLOCK) ? O_NONBLOCK : 0));
@@ -576,7 +678,7 @@ ssize_t xbuf_read(int fd, void *buf, size_t count)
 	n = app_read_begin(h, count, &data);
 	if (n > 0) {
 		memcpy(buf, data, (size_t)n);
-		xb_end_commit(xb_end_of(h->el, XBUF_SIDE_APP, XBUF_INBOUND), (size_t)n);
+		xb_end_commit(h, xb_end_of(h->el, XBUF_SIDE_APP, XBUF_INBOUND), (size_t)n);
 	}
 	xb_handle_put(h);
 	return set_errno(n);
@@ -593,7 +695,7 @@ ssize_t xbuf_write(int fd, const void *buf, size_t count)
 	n = app_write_begin(h, count, &data);
 	if (n > 0) {
 		memcpy(data, buf, (size_t)n);
-		xb_end_commit(xb_end_of(h->el, XBUF_SIDE_APP, XBUF_OUTBOUND), (size_t)n);
+		xb_end_commit(h, xb_end_of(h->el, XBUF_SIDE_APP, XBUF_OUTBOUND), (size_t)n);
 	}
 	xb_handle_put(h);
 	return set_errno(n);
@@ -636,7 +738,7 @@ int xbuf_read_end(int fd, size_t n)
 
 	if (!h)
 		return -EBADF;
-	r = xb_end_commit(xb_end_of(h->el, XBUF_SIDE_APP, XBUF_INBOUND), n);
+	r = xb_end_commit(h, xb_end_of(h->el, XBUF_SIDE_APP, XBUF_INBOUND), n);
 	xb_handle_put(h);
 	return r;
 }
@@ -666,7 +768,7 @@ int xbuf_write_end(int fd, size_t n)
 
 	if (!h)
 		return -EBADF;
-	r = xb_end_commit(xb_end_of(h->el, XBUF_SIDE_APP, XBUF_OUTBOUND), n);
+	r = xb_end_commit(h, xb_end_of(h->el, XBUF_SIDE_APP, XBUF_OUTBOUND), n);
 	xb_handle_put(h);
 	return r;
 }
@@ -692,6 +794,13 @@ int xbuf_rings(int fd, struct xbuf_rings *rg)
 	h = xb_handle_get(fd);
 	if (!h)
 		return -EBADF;
+	if (h->el->ops == &xb_kernel_ops) {
+		/* The kernel's own count: its driver positions are the authority. */
+		int r = xb_kernel_rings(h->fd, rg);
+
+		xb_handle_put(h);
+		return r;
+	}
 	rg->isize = h->el->info.ring[XBUF_INBOUND].capacity;
 	rg->osize = h->el->info.ring[XBUF_OUTBOUND].capacity;
 	rg->ifill = xb_fill(&h->el->end[XBUF_INBOUND][XB_CONSUMER]);

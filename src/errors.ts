@@ -35,7 +35,7 @@ export class XBufError extends Error {
 /** Linux errno numbers the library can return. */
 const ERRNO_NAMES: Record<number, string> = {
   1: "EPERM", 2: "ENOENT", 4: "EINTR", 9: "EBADF", 11: "EAGAIN", 12: "ENOMEM",
-  14: "EFAULT", 16: "EBUSY", 17: "EEXIST", 22: "EINVAL", 32: "EPIPE",
+  14: "EFAULT", 16: "EBUSY", 17: "EEXIST", 19: "ENODEV", 22: "EINVAL", 32: "EPIPE",
   35: "EDEADLK", 36: "ENAMETOOLONG", 71: "EPROTO", 95: "EOPNOTSUPP",
   105: "ENOBUFS", 107: "ENOTCONN", 110: "ETIMEDOUT",
 };
@@ -54,6 +54,7 @@ const ERRNO_TEXT: Record<string, string> = {
   EFAULT: "bad address",
   EBUSY: "busy: another process holds this end of the ring, or a zero-copy view is still outstanding",
   EEXIST: "a public cross-buffer with that name exists",
+  ENODEV: "the kernel backend (xbuf.ko) is not loaded",
   EINVAL: "invalid argument (a count above the ring's capacity?)",
   EPIPE: "the process at the other end died",
   ENAMETOOLONG: "name longer than 63 bytes",

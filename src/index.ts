@@ -9,7 +9,7 @@
  * for await (const view of xb) handle(view); // zero-copy views into the ring
  * ```
  */
-export { XBuf, type CreateOptions, type RingLevels, type RingStat } from "./xbuf.ts";
+export { XBuf, type Backend, type CreateOptions, type RingLevels, type RingStat } from "./xbuf.ts";
 export { XBufError } from "./errors.ts";
 export { defineRecord, RecordBatch, type FieldType, type RecordCursor, type RecordLayout } from "./records.ts";
 export { libraryPath } from "./ffi/index.ts";

@@ -42,6 +42,19 @@ export interface CreateOptions {
   public?: boolean;
   /** O_NONBLOCK on the fd: readSync()/writeSync() without options do not block. */
   nonblock?: boolean;
+  /** Who serves the element: "kernel" (xbuf.ko), "user" (shared memory), "auto" ($XBUF_BACKEND, default: the kernel when loaded). */
+  backend?: Backend;
+}
+
+/** Backend of a cross-buffer: see CreateOptions.backend. */
+export type Backend = "user" | "kernel" | "auto";
+
+/** Creation/open flags for a backend choice. */
+function backendFlags(backend: unknown): number {
+  if (backend === undefined || backend === "auto") return 0;
+  if (backend === "user") return C.XBUF_CLONE_USER;
+  if (backend === "kernel") return C.XBUF_CLONE_KERNEL;
+  throw new XBufError("EINVAL", `backend must be "user", "kernel" or "auto", got ${describe(backend)}`);
 }
 
 export interface RingLevels {
@@ -127,6 +140,7 @@ export class XBuf {
   #lib: NativeLib;
   #fd: number;
   #name: string;
+  #backend: "user" | "kernel";
   #closed = false;
   #in: Ring | null;
   #out: Ring | null;
@@ -152,6 +166,7 @@ export class XBuf {
     this.#in = this.#mapRing(base, info, 0);
     this.#out = this.#mapRing(base, info, 1);
     this.#name = native.cString(this.#lib.xbuf_name(fd));
+    this.#backend = this.#lib.xbuf_backend(fd) === C.XBUF_BACKEND_KERNEL ? "kernel" : "user";
     // The ring buffers keep the hold alive: see `mappings`.
     const keeper = {};
     for (const ring of [this.#in, this.#out]) if (ring) (ring.bytes.buffer as unknown as { keeper: object }).keeper = keeper;
@@ -188,7 +203,8 @@ export class XBuf {
     if (typeof name !== "string") throw new XBufError("EINVAL", `name must be a string, got ${describe(name)}`);
     if (options.public && !name.replace(/^\//, "")) throw new XBufError("EINVAL", "a public cross-buffer needs a name");
     const native = getNative();
-    const flags = (options.public ? C.XBUF_CLONE_PUBLIC : 0) | (options.nonblock ? C.XBUF_CLONE_NONBLOCK : 0);
+    const flags =
+      (options.public ? C.XBUF_CLONE_PUBLIC : 0) | (options.nonblock ? C.XBUF_CLONE_NONBLOCK : 0) | backendFlags(options.backend);
     const fmt = cString(name.replaceAll("%", "%%"));
     const fd = native.lib.xbuf_create(inbound, outbound, flags, native.addressOf(fmt));
     if (fd < 0) throw XBufError.fromErrno(fd, `create ${JSON.stringify(name)}`);
@@ -203,11 +219,12 @@ export class XBuf {
    * const xb = XBuf.open("telemetry");
    * ```
    */
-  static open(name: string, options: { nonblock?: boolean } = {}): XBuf {
+  static open(name: string, options: { nonblock?: boolean; backend?: Backend } = {}): XBuf {
     if (typeof name !== "string" || !name) throw new XBufError("EINVAL", `name must be a non-empty string, got ${describe(name)}`);
+    const flags = (options.nonblock ? C.XBUF_CLONE_NONBLOCK : 0) | backendFlags(options.backend);
     const native = getNative();
     const cname = cString(name);
-    const fd = native.lib.xbuf_open(native.addressOf(cname), options.nonblock ? C.XBUF_CLONE_NONBLOCK : 0);
+    const fd = native.lib.xbuf_open(native.addressOf(cname), flags);
     if (fd < 0) throw XBufError.fromErrno(fd, `open ${JSON.stringify(name)}`);
     return new XBuf(native, fd);
   }
@@ -220,6 +237,11 @@ export class XBuf {
   /** The element's name without '/', "" if unnamed. */
   get name(): string {
     return this.#name;
+  }
+
+  /** Who serves the element: "kernel" (xbuf.ko) or "user" (shared memory). */
+  get backend(): "user" | "kernel" {
+    return this.#backend;
   }
 
   get closed(): boolean {

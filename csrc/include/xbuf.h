@@ -29,6 +29,17 @@ extern "C" {
 #define XBUF_CLONE_PUBLIC	(1 << 16)
 #define XBUF_CLONE_NONBLOCK	(1 << 18)
 
+/*
+ * Backend of a new element (xbuf_create) or of the one to open (xbuf_open).
+ * Neither: as $XBUF_BACKEND says (read once: "user", "kernel", or "auto",
+ * the default): auto takes the kernel module (kmod/) when /dev/xbuf/clone
+ * exists, else the user-space backend; xbuf_open() in auto looks the name
+ * up in the kernel first, then in user space. Asking for the kernel without
+ * the module loaded fails with -ENODEV; both flags with -EINVAL.
+ */
+#define XBUF_CLONE_USER		(1 << 20)
+#define XBUF_CLONE_KERNEL	(1 << 21)
+
 /* Longest element name, without the leading '/'. */
 #define XBUF_NAME_MAX		63
 
@@ -66,15 +77,17 @@ struct xbuf_stat {
  * be 0 (no ring in that direction: ENOBUFS there), not both; at most 2^30.
  * fmt names the element; a name starting with '/' makes it public, as does
  * XBUF_CLONE_PUBLIC. Returns a file descriptor or -errno: -EINVAL (sizes,
- * flags, name), -EEXIST (public name taken), -ENAMETOOLONG, -ENOMEM.
+ * flags, name), -EEXIST (public name taken), -ENAMETOOLONG, -ENOMEM,
+ * -ENODEV (XBUF_CLONE_KERNEL without the kernel module).
  */
 int xbuf_create(size_t i_bufsz, size_t o_bufsz, int flags, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /*
- * Open a public element by name ("foo" or "/foo"). flags: 0 or
- * XBUF_CLONE_NONBLOCK. Returns a file descriptor or -errno (-ENOENT when no
- * live element has that name).
+ * Open a public element by name ("foo" or "/foo"). flags: 0,
+ * XBUF_CLONE_NONBLOCK, and one of XBUF_CLONE_USER / XBUF_CLONE_KERNEL.
+ * Returns a file descriptor or -errno (-ENOENT when no live element has
+ * that name, -ENODEV when the kernel backend was asked for and is absent).
  */
 int xbuf_open(const char *name, int flags);
 
@@ -107,6 +120,17 @@ int xbuf_stat(int fd, struct xbuf_stat *st);
 
 /* The element's name (without '/'), "" when private and unnamed; NULL if fd is no element. */
 const char *xbuf_name(int fd);
+
+/*
+ * Which backend serves the element: XBUF_BACKEND_USER (shared memory
+ * between processes, futex waits, EPIPE on peer death) or
+ * XBUF_BACKEND_KERNEL (xbuf.ko: the driver side runs in the kernel; no
+ * EPIPE, owner pids 0, evl_get_xbuf() from user space returns NULL).
+ * -EBADF if fd is no element.
+ */
+#define XBUF_BACKEND_USER	1
+#define XBUF_BACKEND_KERNEL	2
+int xbuf_backend(int fd);
 
 /*
  * Zero-copy access. A begin call borrows a contiguous span of the ring and

@@ -35,4 +35,8 @@ export interface NativeLib {
   xbuf_map_base(fd: number): number;
   xbuf_map_hold(fd: number): number;
   xbuf_map_release(hold: number): void;
+  xbuf_backend(fd: number): number;
+  xbuf_latmus_start(efd: number, periodUs: number, intervalUs: number, cpu: number, priority: number, out: number): number;
+  xbuf_latmus_info(lm: number, info: number): number;
+  xbuf_latmus_stop(lm: number, last: number): number;
 }

@@ -34,12 +34,25 @@ export const symbols = {
   xbuf_map_hold: { args: ["i32"], returns: "ptr" },
   // void xbuf_map_release(void *hold)
   xbuf_map_release: { args: ["ptr"], returns: "void" },
+  // int xbuf_backend(int fd)
+  xbuf_backend: { args: ["i32"], returns: "i32" },
+  // int xbuf_latmus_start(int efd, unsigned period_us, unsigned interval_us, int cpu, int priority,
+  //                       struct xbuf_latmus **out)
+  xbuf_latmus_start: { args: ["i32", "u32", "u32", "i32", "i32", "ptr"], returns: "i32" },
+  // int xbuf_latmus_info(struct xbuf_latmus *lm, struct xbuf_latmus_info *info)
+  xbuf_latmus_info: { args: ["ptr", "ptr"], returns: "i32" },
+  // int xbuf_latmus_stop(struct xbuf_latmus *lm, struct xbuf_latmus_info *last)
+  xbuf_latmus_stop: { args: ["ptr", "ptr"], returns: "i32" },
 } as const;
 
 /** Constants of xbuf.h. */
 export const C = {
   XBUF_CLONE_PUBLIC: 1 << 16,
   XBUF_CLONE_NONBLOCK: 1 << 18,
+  XBUF_CLONE_USER: 1 << 20,
+  XBUF_CLONE_KERNEL: 1 << 21,
+  XBUF_BACKEND_USER: 1,
+  XBUF_BACKEND_KERNEL: 2,
   XBUF_NONBLOCK: 0x1,
   XBUF_NOWAIT: 0x2,
   XBUF_POLLIN: 0x1,

@@ -2,9 +2,12 @@
 # SPDX-License-Identifier: MIT
 #
 # /init of the test guest: loads the modules, runs every /tests/t_* program
-# (exit 0 pass, 1 fail, 77 skip), scans the kernel log after each, unloads
-# the modules (which proves every element and file reference was released)
-# and powers off. The host (run.sh) reads the KTEST lines on the serial port.
+# (exit 0 pass, 1 fail, 77 skip; t_lib_* with XBUF_BACKEND=kernel), then
+# the Bun test file test/ts/kernel.test.ts from the host's tree (9p share
+# "hostroot", when run.sh attached it), scans the kernel log after each,
+# unloads the modules (which proves every element and file reference was
+# released) and powers off. The host (run.sh) reads the KTEST lines on the
+# serial port.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -47,7 +50,7 @@ result insmod $ok
 for t in /tests/t_*; do
 	name=${t##*/}
 	echo "KTEST-RUN $name"
-	timeout 300 $t
+	XBUF_BACKEND=kernel timeout 300 $t
 	rc=$?
 	case $rc in
 	0) st=PASS ;;
@@ -57,6 +60,45 @@ for t in /tests/t_*; do
 	kernel_clean $name || st="FAIL(kernel)"
 	result $name "$st"
 done
+
+# Bun, from the host's root: chroot into the 9p share with the guest's
+# /proc, /sys, /dev (devtmpfs: /dev/xbuf/*) and private tmpfs /tmp and
+# /dev/shm over it, so Bun runs with the host's own libc and node_modules.
+bun_test() {
+	. /bun.env || return 1
+	for m in /lib/modules/9p/*.ko; do
+		insmod $m || { echo "KTEST bun: insmod $m failed"; return 1; }
+	done
+	H=/host
+	mkdir -p $H
+	mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000,cache=loose hostroot $H || return 1
+	mount -t proc proc $H/proc &&
+	mount -t sysfs sysfs $H/sys &&
+	mount -t devtmpfs devtmpfs $H/dev &&
+	mkdir -p $H/dev/shm && mount -t tmpfs tmpfs $H/dev/shm &&
+	mount -t tmpfs tmpfs $H/tmp || return 1
+	cp /libxbuf.so $H/tmp/libxbuf.so || return 1
+	chroot $H /usr/bin/env -i PATH=/usr/bin:/bin HOME=/tmp TMPDIR=/tmp \
+		XBUF_BACKEND=kernel XBUF_LIBRARY=/tmp/libxbuf.so BUN_RUNTIME_TRANSPILER_CACHE_PATH=0 \
+		NO_COLOR=1 /bin/sh -c "cd $XBUF_ROOT && exec timeout 300 node_modules/bun/bin/bun.exe test test/ts/kernel.test.ts" \
+		>/tmp/bun.log 2>&1
+	rc=$?
+	sed 's/^/bun| /' /tmp/bun.log
+	for d in tmp dev/shm dev sys proc; do
+		umount $H/$d
+	done
+	umount $H
+	# Every test passed, and some ran: a skipped suite is no success here.
+	[ $rc -eq 0 ] && grep -qE '^ *[1-9][0-9]* pass' /tmp/bun.log && grep -qE '^ *0 fail' /tmp/bun.log
+}
+
+if [ -f /bun.env ]; then
+	echo "KTEST-RUN bun_kernel_test"
+	st=PASS
+	bun_test || st=FAIL
+	kernel_clean bun_kernel_test || st="FAIL(kernel)"
+	result bun_kernel_test "$st"
+fi
 
 ok=PASS
 ls /dev/xbuf/ | grep -v -E '^(clone|latmus|selftest)$' && { echo "leftover nodes"; ok=FAIL; }

@@ -7,20 +7,29 @@
 #  2. fetches the Debian kernel image matching the installed headers
 #     (apt-get download + dpkg-deb -x into a cache dir: never installed);
 #  3. builds kmod/ with W=1 (and sparse, C=2) and fails on any warning;
-#  4. builds the guest tests (static C) and an initramfs with busybox;
-#  5. boots the kernel in QEMU (TCG), which runs the tests and powers off;
+#  4. builds the guest tests (static C: the raw-uapi t_*.c, and t_lib_*.c
+#     linked with libxbuf's csrc/*.c, which run the library's kernel
+#     backend), libxbuf.so for Bun, and an initramfs with busybox and the
+#     9p modules of the same kernel;
+#  5. boots the kernel in QEMU (TCG) with the host's root shared read-only
+#     over 9p; the guest runs the C tests, then test/ts/kernel.test.ts with
+#     the host's Bun in a chroot of that share (XBUF_BACKEND=kernel), and
+#     powers off;
 #  6. fails on any test failure, kernel splat, or timeout.
 # Last line: "N passed, N failed".
 #
 # Env: XBUF_KTEST_DIR (work/cache dir, default /tmp/xbuf-ktest),
 #      XBUF_KTEST_TIMEOUT (seconds for the guest, default 1200),
-#      XBUF_KTEST_SMP (guest CPUs, default 2).
+#      XBUF_KTEST_SMP (guest CPUs, default 2),
+#      XBUF_KTEST_BUN (0: skip the Bun test in the guest, default 1).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=${XBUF_KTEST_DIR:-/tmp/xbuf-ktest}
 TIMEOUT=${XBUF_KTEST_TIMEOUT:-1200}
 SMP=${XBUF_KTEST_SMP:-2}
+BUN_TEST=${XBUF_KTEST_BUN:-1}
+BUN=$ROOT/node_modules/bun/bin/bun.exe
 PASS=0
 FAIL=0
 
@@ -121,19 +130,64 @@ rm -rf "$INITRD" && mkdir -p "$INITRD"/{bin,dev,proc,sys,tmp,tests,lib/modules}
 cp /bin/busybox "$INITRD/bin/busybox"
 cp "$SRC"/kmod/*.ko "$INITRD/lib/modules/"
 install -m 755 "$ROOT/test/kernel/guest-init.sh" "$INITRD/init"
+
+# libxbuf from the tree as it is now: a static archive for the t_lib_*
+# tests, a shared library for Bun (built here, not taken from zig-out, so
+# the guest always runs the sources under test).
+LIBOBJ=$WORK/libobj
+rm -rf "$LIBOBJ" && mkdir -p "$LIBOBJ"
+LIBFLAGS="-std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -pthread -I$ROOT/csrc/include"
+for c in "$ROOT"/csrc/*.c; do
+	gcc $LIBFLAGS -c "$c" -o "$LIBOBJ/$(basename "$c" .c).o" 2>>"$WORK/cc-libxbuf.log" ||
+		{ cat "$WORK/cc-libxbuf.log"; die cc-libxbuf "library build failed"; }
+done
+ar rcs "$WORK/libxbuf.a" "$LIBOBJ"/*.o
+gcc $LIBFLAGS -shared -fPIC "$ROOT"/csrc/*.c -Wl,--version-script="$ROOT/csrc/libxbuf.map" \
+	-o "$INITRD/libxbuf.so" 2>>"$WORK/cc-libxbuf.log" ||
+	{ cat "$WORK/cc-libxbuf.log"; die cc-libxbuf "shared library build failed"; }
+pass build-libxbuf
+
 for t in "$ROOT"/test/kernel/tests/t_*.c; do
 	n=$(basename "$t" .c)
+	lib=""
+	case $n in t_lib_*) lib="$WORK/libxbuf.a" ;; esac
 	gcc -static -O2 -g -Wall -Wextra -Werror -pthread -I"$ROOT/csrc/include" \
-		"$t" -o "$INITRD/tests/$n" 2>"$WORK/cc-$n.log" ||
+		"$t" $lib -o "$INITRD/tests/$n" 2>"$WORK/cc-$n.log" ||
 		{ cat "$WORK/cc-$n.log"; die "cc-$n" "test build failed"; }
 done
+
+# The Bun test: the guest mounts the host's / (9p, read-only) and runs
+# the host's Bun on it. The 9p stack is modular in Debian's kernel: take
+# the modules of the booted kernel, in dependency order.
+VIRTFS=()
+if [ "$BUN_TEST" = 1 ]; then
+	[ -x "$BUN" ] || die bun "no $BUN (npm install first, or XBUF_KTEST_BUN=0)"
+	MODDIR=$IMG_DIR/lib/modules/$KVER/kernel
+	mkdir -p "$INITRD/lib/modules/9p"
+	i=0
+	for m in drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_legacy_dev \
+		 drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci net/9p/9pnet \
+		 net/9p/9pnet_virtio fs/netfs/netfs fs/fscache/fscache fs/9p/9p; do
+		f=$(ls "$MODDIR/$m.ko"* 2>/dev/null | head -1)
+		[ -n "$f" ] || die bun "no $m module in the kernel image"
+		case $f in
+		*.xz) xz -dc "$f" ;;
+		*.zst) zstd -dc "$f" ;;
+		*) cat "$f" ;;
+		esac >"$INITRD/lib/modules/9p/$(printf '%02d' $i)-$(basename "$m").ko"
+		i=$((i + 1))
+	done
+	printf 'XBUF_ROOT=%s\n' "$ROOT" >"$INITRD/bun.env"
+	VIRTFS=(-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
+fi
 (cd "$INITRD" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$WORK/initramfs.cpio.gz"
 
-# 5. Boot.
+# 5. Boot. -cpu max: Bun's build needs AVX2 and friends, which the default
+# qemu64 model lacks (SIGILL) and TCG emulates since QEMU 7.2.
 SERIAL=$WORK/serial.log
 log "QEMU TCG, $SMP CPUs, timeout ${TIMEOUT}s; serial log: $SERIAL"
-timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -smp "$SMP" -m 512 \
-	-nographic -no-reboot -kernel "$KERNEL" -initrd "$WORK/initramfs.cpio.gz" \
+timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -smp "$SMP" -m 1536 \
+	-nographic -no-reboot -kernel "$KERNEL" -initrd "$WORK/initramfs.cpio.gz" "${VIRTFS[@]}" \
 	-append "console=ttyS0 panic=-1 loglevel=4 quiet oops=panic softlockup_panic=1" \
 	</dev/null >"$SERIAL" 2>&1
 qrc=$?

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xbuf_latmus.h - the user-space latmus driver of libxbuf: a thread that
+ * measures the wake-up latency of a periodic timer (clock_nanosleep,
+ * TIMER_ABSTIME, CLOCK_MONOTONIC) and sends one struct xbuf_latmus_record
+ * per reporting interval into a cross-buffer's inbound ring, with the
+ * driver API only (evl_get_xbuf, evl_write_xbuf with O_NONBLOCK). The same
+ * records, byte for byte, as the kernel companion (kmod/latmus.c).
+ *
+ *   latency  = actual wake-up time - expected wake-up time, ns
+ *   overrun  = a period whose wake-up was missed altogether: the sampler
+ *              woke more than a period late and skips to the next period
+ *              still ahead (as hrtimer_forward() does)
+ *   a record covers samples + overruns periods; it is sent once the
+ *   interval's periods (interval_us / period_us) are covered, the first
+ *   one counting from the start call
+ *
+ * Every call returns 0 or a negative errno value.
+ */
+#ifndef XBUF_LATMUS_H
+#define XBUF_LATMUS_H
+
+#include "xbuf.h"
+#include "xbuf_kernel.h"	/* struct xbuf_latmus_record: the wire format */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest period: a stop request waits for the sampler's current sleep. */
+#define XBUF_LATMUS_MAX_PERIOD_US	1000000u
+
+struct xbuf_latmus;
+
+struct xbuf_latmus_info {
+	unsigned long long records;	/* records written into the ring */
+	unsigned long long dropped;	/* records that did not fit (EAGAIN), not written */
+	unsigned long long samples;	/* wake-ups measured */
+	unsigned long long overruns;	/* periods missed */
+	unsigned int period_us;
+	unsigned int interval_us;	/* as applied: a whole number of periods */
+	int policy;			/* what the sampler got: SCHED_FIFO or SCHED_OTHER */
+	int priority;			/* its SCHED_FIFO priority, 0 under SCHED_OTHER */
+	int cpu;			/* the CPU it is pinned to, -1 if not pinned */
+	int error;			/* 0, or the -errno that ended the sampler early */
+	int running;			/* 1 until the sampler thread has returned */
+	int reserved;
+};
+
+/*
+ * Start sampling into the element efd of the calling process (a driver
+ * reference is taken: the application may close efd meanwhile).
+ * priority 1..99 asks for SCHED_FIFO and falls back to SCHED_OTHER
+ * silently when the process may not use it (info.policy says which);
+ * priority 0 asks for SCHED_OTHER. cpu >= 0 pins the sampler, -1 does not.
+ * Returns 0 and the session in *out, or -EINVAL (period 0 or above
+ * XBUF_LATMUS_MAX_PERIOD_US, interval < period, priority above 99, cpu
+ * outside the process's affinity mask), -EBADF (efd is no element),
+ * -ENOMEM, -EAGAIN (no thread).
+ */
+int xbuf_latmus_start(int efd, unsigned int period_us, unsigned int interval_us,
+		      int cpu, int priority, struct xbuf_latmus **out);
+
+/* Counters and settings of a session, at any time from any thread. */
+int xbuf_latmus_info(struct xbuf_latmus *lm, struct xbuf_latmus_info *info);
+
+/*
+ * Stop the sampler (within one period: it finishes its current sleep and
+ * sends no partial record), drop the driver reference and free the
+ * session. The final counters go to *last when not NULL. No record is
+ * written into the ring after this returns. Once the sampler has tried to
+ * send a record (records + dropped > 0) it holds the ring's producer end,
+ * and dropping it tells the application's readers the producer is gone
+ * (EPIPE once the ring is drained); before that, there is nothing to drain.
+ */
+int xbuf_latmus_stop(struct xbuf_latmus *lm, struct xbuf_latmus_info *last);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* XBUF_LATMUS_H */

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MIT
+/*
+ * kernel.c - the kernel backend: elements served by xbuf.ko (kmod/).
+ *
+ * The module lays the element out exactly as xbuf_abi.h draws it and maps
+ * it with one mmap(2) of map_size (the kernel places the data areas twice
+ * itself), so the engine of ring.c runs the application side unchanged
+ * over that mapping. What differs is below:
+ *
+ *  - sleeping: the pages are VM_PFNMAP, and a futex on them fails (EFAULT).
+ *    An end sleeps in XBUF_IOC_WAIT, which waits for exactly what
+ *    xb_ready() tests (a blocking read or write of `count` bytes would
+ *    complete) on the kernel's wait queues, which the in-kernel driver
+ *    wakes after its K1 (xbuf_drv_k1() in kmod/xbuf_ring.c);
+ *  - waking: our commit's K1 (ring.c: seq_cst store of the position, then
+ *    seq_cst load of the driver page's `waiters`) found an in-kernel
+ *    sleeper: XBUF_IOC_KICK wakes the driver's wait queues;
+ *  - no claims and no EPIPE: the driver side is the kernel, which cannot
+ *    die under us; the `owner` words stay 0.
+ *
+ * The element fd is the kernel's file: the mapping pins it (a VMA holds
+ * its file), so a mapping hold keeps the element alive after close(2),
+ * and xbuf_close() just closes the fd when the last reference goes.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+#include "internal.h"
+#include "xbuf_kernel.h"
+
+/*
+ * XBUF_IOC_WAIT ends only on readiness, timeout or a signal: nothing of
+ * ours (xbuf_close(), the notifier's stop) can interrupt it. A sleeper
+ * therefore waits in slices and looks at its handle between them: this
+ * bounds how long a close takes to fail a blocked call with EBADF.
+ */
+#define KSLEEP_SLICE_NS	(100 * 1000 * 1000LL)
+
+bool xb_kernel_available(void)
+{
+	return access(XBUF_KDEV_CLONE, F_OK) == 0;
+}
+
+int xb_kernel_create(size_t i_bufsz, size_t o_bufsz, bool public, bool nonblock,
+		     const char *name)
+{
+	struct xbuf_clone_req req;
+	int cfd, fd;
+
+	memset(&req, 0, sizeof(req));
+	req.i_bufsz = i_bufsz;
+	req.o_bufsz = o_bufsz;
+	req.flags = (public ? XBUF_KCLONE_PUBLIC : 0) | (nonblock ? XBUF_KCLONE_NONBLOCK : 0);
+	snprintf(req.name, sizeof(req.name), "%s", name);	/* checked: <= XBUF_NAME_MAX */
+
+	cfd = open(XBUF_KDEV_CLONE, O_RDWR | O_CLOEXEC);
+	if (cfd < 0)
+		return errno == ENOENT || errno == ENXIO || errno == ENODEV ? -ENODEV : -errno;
+	fd = ioctl(cfd, XBUF_IOC_CLONE, &req);
+	if (fd < 0)
+		fd = -errno;
+	close(cfd);
+	return fd;
+}
+
+/* Device nodes of /dev/xbuf/ that are no element: never open them as one. */
+static bool reserved_name(const char *name)
+{
+	return !strcmp(name, "clone") || !strcmp(name, "latmus") || !strcmp(name, "selftest");
+}
+
+int xb_kernel_open(const char *name, bool nonblock)
+{
+	char path[sizeof(XBUF_KDEV_DIR) + XBUF_NAME_MAX + 2];
+	struct xbuf_elem_info ei;
+	int fd;
+
+	if (!xb_kernel_available())
+		return -ENODEV;
+	if (reserved_name(name))
+		return -ENOENT;
+	snprintf(path, sizeof(path), XBUF_KDEV_DIR "/%s", name);
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | (nonblock ? O_NONBLOCK : 0));
+	if (fd < 0)
+		return errno == ENXIO || errno == ENODEV ? -ENOENT : -errno;
+	if (ioctl(fd, XBUF_IOC_INFO, &ei) < 0) {	/* something else lives there */
+		close(fd);
+		return -ENOENT;
+	}
+	return fd;
+}
+
+/*
+ * Is fd an element of xbuf.ko? Its file is the anon inode "[xbuf]" (from
+ * XBUF_IOC_CLONE) or a char device of the module's major (/dev/xbuf/<name>).
+ * The ioctl is only tried on such files, never on some other driver's.
+ */
+bool xb_kernel_probe(int fd, const struct stat *st, uint32_t *id)
+{
+	struct xbuf_elem_info ei;
+
+	if (S_ISCHR(st->st_mode)) {
+		struct stat cst;
+
+		if (stat(XBUF_KDEV_CLONE, &cst) < 0 || !S_ISCHR(cst.st_mode) ||
+		    major(cst.st_rdev) != major(st->st_rdev))
+			return false;
+	} else if (st->st_mode & S_IFMT) {
+		/* Anon inodes had no file type before 6.x made them S_IFREG; ask /proc. */
+		char proc[32], link[32];
+		ssize_t n;
+
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		n = readlink(proc, link, sizeof(link) - 1);
+		if (n < 0)
+			return false;
+		link[n] = 0;
+		if (strcmp(link, "anon_inode:[xbuf]"))
+			return false;
+	}
+	if (ioctl(fd, XBUF_IOC_INFO, &ei) < 0)
+		return false;
+	*id = ei.id;
+	return true;
+}
+
+/* Map the element and check that its info page is what xbuf_abi.h says. */
+int xb_kernel_map(int fd, struct xb_element *el)
+{
+	const struct xbuf_shm_info *info;
+	struct xbuf_elem_info ei;
+	uint64_t off;
+	void *base;
+	int r;
+
+	if (ioctl(fd, XBUF_IOC_INFO, &ei) < 0)
+		return -EBADF;
+	if (ei.map_size < (uint64_t)XBUF_HEADER_PAGES * 4096)
+		return -EPROTO;
+	base = mmap(NULL, (size_t)ei.map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED)
+		return -errno;
+	info = base;
+	r = -EPROTO;
+	if (info->magic != XBUF_MAGIC || info->abi_version != XBUF_ABI_VERSION ||
+	    info->page_size != (uint32_t)sysconf(_SC_PAGESIZE) ||
+	    info->header_pages != XBUF_HEADER_PAGES || info->map_size != ei.map_size)
+		goto fail;
+	/* The rings must lie inside the mapping, each data area twice, in order. */
+	off = (uint64_t)XBUF_HEADER_PAGES * info->page_size;
+	for (int ring = 0; ring < 2; ring++) {
+		const struct xbuf_shm_ring_info *ri = &info->ring[ring];
+
+		if (ri->capacity > XBUF_MAX_RING_SIZE || ri->capacity > ri->data_size ||
+		    (ri->data_size & (ri->data_size - 1)) ||
+		    (ri->data_size && ri->data_map_off != off))
+			goto fail;
+		off += 2 * ri->data_size;
+	}
+	if (off != info->map_size)
+		goto fail;
+
+	el->ops = &xb_kernel_ops;
+	el->kid = ei.id;
+	el->base = base;
+	el->map_size = (size_t)ei.map_size;
+	el->info = *info;
+	snprintf(el->name, sizeof(el->name), "%s", ei.name);
+	return 0;
+fail:
+	munmap(base, (size_t)ei.map_size);
+	return r;
+}
+
+int xb_kernel_rings(int fd, struct xbuf_rings *rg)
+{
+	struct xbuf_elem_rings r;
+
+	if (ioctl(fd, XBUF_IOC_RINGS, &r) < 0)
+		return -errno;
+	rg->ifill = r.ifill;
+	rg->isize = r.isize;
+	rg->ofill = r.ofill;
+	rg->osize = r.osize;
+	return 0;
+}
+
+static int kernel_claim(struct xb_end *e)
+{
+	(void)e;
+	return 0;
+}
+
+static void kernel_release(struct xb_end *e)
+{
+	(void)e;
+}
+
+static long long ns_until(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (deadline->tv_sec - now.tv_sec) * 1000000000LL + (deadline->tv_nsec - now.tv_nsec);
+}
+
+/*
+ * One slice of XBUF_IOC_WAIT for what the ends of `on` need. The kernel
+ * registers us as a waiter itself (its W1: waiters++ then a full barrier
+ * in prepare_to_wait(), against the driver's K1), re-checks, and returns
+ * at once if the condition holds already, so a driver step between our
+ * check and the ioctl is never missed. `gen` needs no look: whatever
+ * bumps it (close, notifier stop) sets h->closed first.
+ */
+static int kernel_sleep(struct xb_handle *h, const struct xb_sleep_on *on, int n,
+			uint32_t gen, const struct timespec *deadline)
+{
+	struct xbuf_wait_req req = { .timeout_ns = KSLEEP_SLICE_NS };
+	int i;
+
+	(void)gen;
+	if (__atomic_load_n(&h->closed, __ATOMIC_ACQUIRE))
+		return -EBADF;
+	for (i = 0; i < n; i++) {
+		req.events |= on[i].events == XBUF_POLLIN ? XBUF_KWAIT_IN : XBUF_KWAIT_OUT;
+		req.count = on[i].count;	/* xb_poll() asks the same count of both */
+	}
+	if (deadline) {
+		long long left = ns_until(deadline);
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		if (left < req.timeout_ns)
+			req.timeout_ns = left;
+	}
+	if (ioctl(h->fd, XBUF_IOC_WAIT, &req) >= 0)
+		return 0;	/* ready, or the slice ended: the caller re-checks */
+	return -errno;		/* EINTR; EINVAL/ENOBUFS cannot happen: the engine checked */
+}
+
+/*
+ * K1 in ring.c found the in-kernel peer waiting (driver page `waiters`):
+ * it sleeps in wait_event*() on its wait queue, which only the kernel can
+ * wake; the kick makes it re-check against our new position.
+ */
+static void kernel_wake(struct xb_handle *h, struct xb_end *e)
+{
+	(void)e;
+	ioctl(h->fd, XBUF_IOC_KICK);
+}
+
+const struct xb_backend_ops xb_kernel_ops = {
+	.backend	= XBUF_BACKEND_KERNEL,
+	.claim		= kernel_claim,
+	.release	= kernel_release,
+	.sleep		= kernel_sleep,
+	.wake		= kernel_wake,
+};
