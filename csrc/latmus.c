@@ -19,13 +19,16 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 #include "xbuf_latmus.h"
 
 #define NSEC_PER_SEC	1000000000LL
 #define NSEC_PER_USEC	1000LL
 
 struct xbuf_latmus {
+	int kfd;			/* kernel session: /dev/xbuf/latmus; -1: our thread */
 	pthread_t thread;
 	struct evl_xbuf *xbuf;
 	struct evl_file *efile;
@@ -216,6 +219,30 @@ out:
 	return -ret;
 }
 
+/* A kernel element: the companion module samples; we only start it. */
+static int latmus_start_kernel(struct xbuf_latmus *lm, int efd)
+{
+	struct xbuf_latmus_req req = {
+		.xbuf_fd = efd,
+		.period_us = lm->period_us,
+		.interval_us = lm->interval_us,
+	};
+	int ret;
+
+	lm->kfd = open(XBUF_KDEV_LATMUS, O_RDWR | O_CLOEXEC);
+	if (lm->kfd < 0)
+		return errno == ENOENT ? -ENODEV : -errno;
+	if (ioctl(lm->kfd, XBUF_LATMUS_IOC_START, &req) < 0) {
+		ret = -errno;
+		close(lm->kfd);
+		return ret;
+	}
+	lm->policy = XBUF_LATMUS_POLICY_KERNEL;
+	lm->priority = 0;
+	lm->cpu = -1;
+	return 0;
+}
+
 int xbuf_latmus_start(int efd, unsigned int period_us, unsigned int interval_us,
 		      int cpu, int priority, struct xbuf_latmus **out)
 {
@@ -239,7 +266,15 @@ int xbuf_latmus_start(int efd, unsigned int period_us, unsigned int interval_us,
 	lm->priority = priority;
 	lm->policy = SCHED_OTHER;
 	lm->running = 1;
+	lm->kfd = -1;
 
+	if (xbuf_backend(efd) == XBUF_BACKEND_KERNEL) {
+		ret = latmus_start_kernel(lm, efd);
+		if (ret)
+			goto fail_free;
+		*out = lm;
+		return 0;
+	}
 	lm->xbuf = evl_get_xbuf(efd, &lm->efile);
 	if (!lm->xbuf) {
 		ret = -EBADF;
@@ -264,6 +299,16 @@ int xbuf_latmus_info(struct xbuf_latmus *lm, struct xbuf_latmus_info *info)
 	if (!lm || !info)
 		return -EINVAL;
 	memset(info, 0, sizeof(*info));
+	if (lm->kfd >= 0) {
+		struct xbuf_latmus_stats ks;
+
+		if (ioctl(lm->kfd, XBUF_LATMUS_IOC_STATS, &ks) == 0) {
+			__atomic_store_n(&lm->records, ks.records, __ATOMIC_RELAXED);
+			__atomic_store_n(&lm->dropped, ks.dropped, __ATOMIC_RELAXED);
+			__atomic_store_n(&lm->samples, ks.samples, __ATOMIC_RELAXED);
+			__atomic_store_n(&lm->running, (int)ks.running, __ATOMIC_RELEASE);
+		}
+	}
 	info->records = __atomic_load_n(&lm->records, __ATOMIC_RELAXED);
 	info->dropped = __atomic_load_n(&lm->dropped, __ATOMIC_RELAXED);
 	info->samples = __atomic_load_n(&lm->samples, __ATOMIC_RELAXED);
@@ -284,6 +329,17 @@ int xbuf_latmus_stop(struct xbuf_latmus *lm, struct xbuf_latmus_info *last)
 
 	if (!lm)
 		return -EINVAL;
+	if (lm->kfd >= 0) {
+		/* After STOP the companion writes nothing more: the counters are final. */
+		if (ioctl(lm->kfd, XBUF_LATMUS_IOC_STOP) < 0)
+			return -errno;
+		xbuf_latmus_info(lm, last ? last : &(struct xbuf_latmus_info){ 0 });
+		if (last)
+			last->running = 0;
+		close(lm->kfd);
+		free(lm);
+		return 0;
+	}
 	__atomic_store_n(&lm->stop, 1, __ATOMIC_RELEASE);
 	ret = pthread_join(lm->thread, NULL);
 	if (ret)

@@ -4,4 +4,4 @@ set -eu
 cd "$(dirname "$0")/.."
 bash tools/install.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
-exec bun examples/stream.ts "${@:-3}"
+exec bun src/cli/main.ts latmus -T "${1:-10}"

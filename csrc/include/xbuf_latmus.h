@@ -27,6 +27,9 @@
 extern "C" {
 #endif
 
+/* info.policy of a kernel session: the companion's hrtimer, in hard IRQ. */
+#define XBUF_LATMUS_POLICY_KERNEL	(-1)
+
 /* Longest period: a stop request waits for the sampler's current sleep. */
 #define XBUF_LATMUS_MAX_PERIOD_US	1000000u
 
@@ -50,6 +53,12 @@ struct xbuf_latmus_info {
 /*
  * Start sampling into the element efd of the calling process (a driver
  * reference is taken: the application may close efd meanwhile).
+ * On a kernel element (xbuf_backend(efd) == XBUF_BACKEND_KERNEL) the
+ * sampler is the kernel companion, xbuf_latmus.ko, started through
+ * /dev/xbuf/latmus: its hrtimer writes the same records from hard IRQ;
+ * cpu and priority do not apply, info.policy is XBUF_LATMUS_POLICY_KERNEL,
+ * info.overruns stays 0 (each record carries its own), and -ENODEV means
+ * the companion module is not loaded.
  * priority 1..99 asks for SCHED_FIFO and falls back to SCHED_OTHER
  * silently when the process may not use it (info.policy says which);
  * priority 0 asks for SCHED_OTHER. cpu >= 0 pins the sampler, -1 does not.

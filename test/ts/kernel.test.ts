@@ -150,6 +150,22 @@ describe.skipIf(!HAVE_KERNEL)("kernel backend", () => {
   });
 });
 
+describe.skipIf(!existsSync("/dev/xbuf/latmus"))("latmus front-end on the kernel companion", () => {
+  test("runLatmus with the kernel backend: the module's hrtimer samples, Bun prints", async () => {
+    const { runLatmus } = await import("../../src/latmus/index.ts");
+    const out: string[] = [];
+    const r = await runLatmus(
+      { backend: "kernel", periodUs: 1000, intervalUs: 50_000, durationS: 0.2, cpu: -1, priority: 0, json: false },
+      { out: (l) => out.push(l) },
+    );
+    expect(r.stats.intervals).toBe(4);
+    expect(r.end.stoppedBy).toBe("duration");
+    expect(out[0]).toBe("RTT|  00:00:00  (kernel, 1000 us period, hrtimer, any CPU)");
+    expect(out.filter((l) => l.startsWith("RTD|")).length).toBe(4);
+    expect(out.at(-1)).toMatch(/^RTS\| sampler: kernel companion \(xbuf_latmus.ko\), hrtimer in hard IRQ; stopped by duration$/);
+  });
+});
+
 describe.skipIf(HAVE_KERNEL)("kernel backend absent", () => {
   test("asking for it fails with ENODEV, auto falls back to user space", () => {
     let code = "";
