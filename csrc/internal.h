@@ -72,6 +72,8 @@ struct xb_backend_ops {
 		     uint32_t gen, const struct timespec *deadline);
 	/* Our seq moved and the peer of e waits: wake it. h is the calling handle. */
 	void (*wake)(struct xb_handle *h, struct xb_end *e);
+	/* Will the peer of e never move again (let go, or died)? Cheap: no syscall. */
+	bool (*peer_gone)(const struct xb_end *e);
 };
 
 extern const struct xb_backend_ops xb_user_ops;

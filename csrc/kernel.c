@@ -257,10 +257,18 @@ static void kernel_wake(struct xb_handle *h, struct xb_end *e)
 	ioctl(h->fd, XBUF_IOC_KICK);
 }
 
+/* The driver end is the kernel itself: it never goes away under an fd. */
+static bool kernel_peer_gone(const struct xb_end *e)
+{
+	(void)e;
+	return false;
+}
+
 const struct xb_backend_ops xb_kernel_ops = {
 	.backend	= XBUF_BACKEND_KERNEL,
 	.claim		= kernel_claim,
 	.release	= kernel_release,
 	.sleep		= kernel_sleep,
 	.wake		= kernel_wake,
+	.peer_gone	= kernel_peer_gone,
 };

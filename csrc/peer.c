@@ -162,7 +162,8 @@ bool xb_peer_dead(pid_t pid)
 		if (watch.pid[i] == pid)
 			break;
 	if (i < watch.n) {
-		dead = watch.dead[i] || pidfd_exited(watch.pidfd[i]);
+		/* Watched: the watcher thread says when it exits; no syscall here. */
+		dead = watch.dead[i];
 		if (dead)
 			forget(i);
 		goto out;

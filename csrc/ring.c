@@ -215,13 +215,25 @@ ssize_t xb_read_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 		};
 
 		n = readable_now(e, count, mode == XB_NONBLOCK);
+		/*
+		 * Nobody will ever write more (the producer let go or died):
+		 * like a pipe, hand out what is left, then EPIPE, whatever the
+		 * mode, rather than wait or EAGAIN for ever.
+		 */
+		if (!n && e->ops->peer_gone(e)) {
+			n = xb_fill(e);
+			if (!n) {
+				ret = -EPIPE;
+				goto out_settle;
+			}
+		}
 		if (n)
 			break;
 		if (mode != XB_BLOCK) {
 			if (mode == XB_NONBLOCK)
 				counter_inc(&e->self->eagain);
 			ret = -EAGAIN;
-			goto out_unlock;
+			goto out_settle;
 		}
 		if (!waiting) {
 			waiter_enter(h, e, &node, count);
@@ -240,6 +252,9 @@ ssize_t xb_read_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 	end_take(e, n);
 	return (ssize_t)n;
 
+out_settle:
+	if (!waiting)
+		goto out_unlock;
 out_leave:
 	waiter_leave(e, &node);
 out_unlock:
@@ -279,11 +294,16 @@ ssize_t xb_write_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 
 		if (writable_now(e, count))
 			break;
+		/* Nobody will ever make room: EPIPE, as a pipe without readers. */
+		if (e->ops->peer_gone(e)) {
+			ret = -EPIPE;
+			goto out_settle;
+		}
 		if (mode != XB_BLOCK) {
 			if (mode == XB_NONBLOCK)
 				counter_inc(&e->self->eagain);
 			ret = -EAGAIN;
-			goto out_unlock;
+			goto out_settle;
 		}
 		if (!waiting) {
 			waiter_enter(h, e, &node, count);
@@ -302,6 +322,9 @@ ssize_t xb_write_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 	end_take(e, count);
 	return (ssize_t)count;
 
+out_settle:
+	if (!waiting)
+		goto out_unlock;
 out_leave:
 	waiter_leave(e, &node);
 out_unlock:
@@ -483,6 +506,23 @@ void xb_end_release(struct xb_end *e)
  */
 
 /*
+ * Has the process at the other end let go of it, or died? Costs no syscall
+ * for a live peer: the watcher thread (peer.c) tells deaths.
+ */
+static bool peer_gone(const struct xbuf_shm_endpoint *peer)
+{
+	uint32_t owner = load_acquire(&peer->owner);
+
+	return owner && owner != (uint32_t)xb_self_pid() &&
+	       (owner == XBUF_OWNER_GONE || xb_peer_dead((pid_t)owner));
+}
+
+static bool user_peer_gone(const struct xb_end *e)
+{
+	return peer_gone(e->peer);
+}
+
+/*
  * Sleep until one of the peers' seq moves, the process-local generation
  * moves (close, peer death), or the deadline passes. `gen` must have been
  * read before the caller's last check of the ring, so nothing in between
@@ -497,10 +537,7 @@ static int user_sleep(struct xb_handle *h, const struct xb_sleep_on *on, int n,
 	if (__atomic_load_n(&h->closed, __ATOMIC_ACQUIRE))
 		return -EBADF;
 	for (i = 0; i < n; i++) {
-		uint32_t owner = load_acquire(&on[i].peer->owner);
-
-		if (owner && owner != (uint32_t)xb_self_pid() &&
-		    (owner == XBUF_OWNER_GONE || xb_peer_dead((pid_t)owner)))
+		if (peer_gone(on[i].peer))
 			return -EPIPE;
 		w[i].uaddr = (uintptr_t)on[i].seq;
 		w[i].val = on[i].val;
@@ -580,4 +617,5 @@ const struct xb_backend_ops xb_user_ops = {
 	.release	= user_release,
 	.sleep		= user_sleep,
 	.wake		= user_wake,
+	.peer_gone	= user_peer_gone,
 };

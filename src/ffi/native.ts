@@ -30,6 +30,7 @@ export interface NativeLib {
   xbuf_rings(fd: number, out: number): number;
   xbuf_stat(fd: number, out: number): number;
   xbuf_name(fd: number): number;
+  xbuf_poll(fd: number, events: number, count: number, timeoutMs: number): number;
   xbuf_notify_fd(fd: number): number;
   xbuf_arm(fd: number, events: number, count: number): number;
   xbuf_map_base(fd: number): number;

@@ -24,6 +24,8 @@ export const symbols = {
   xbuf_stat: { args: ["i32", "ptr"], returns: "i32" },
   // const char *xbuf_name(int fd)
   xbuf_name: { args: ["i32"], returns: "ptr" },
+  // int xbuf_poll(int fd, int events, size_t count, int timeout_ms)
+  xbuf_poll: { args: ["i32", "i32", "u64", "i32"], returns: "i32" },
   // int xbuf_notify_fd(int fd)
   xbuf_notify_fd: { args: ["i32"], returns: "i32" },
   // int xbuf_arm(int fd, int events, size_t count)

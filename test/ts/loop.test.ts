@@ -68,10 +68,37 @@ describe("event loop", () => {
   });
 });
 
+describe("spinning before a wait", () => {
+  test("a peer that answers within spinUs is caught without a sleep", async () => {
+    const name = uniqueName("spin");
+    using xb = XBuf.create({ inbound: 4096, outbound: 4096, name: `/${name}`, spinUs: 20_000 });
+    const peer = spawnPeer(["echo", name, "--size", "64"]);
+    const msg = new Uint8Array(64);
+    for (let i = 0; i < 200; i++) {
+      await xb.write(msg);
+      expect((await xb.read(64)).length).toBe(64);
+    }
+    // The echo takes microseconds, the spin allows 20 ms: no wait went to the helper thread.
+    expect(xb.stat().inbound.producerWakeups).toBe(0);
+    xb.close();
+    expect(await peer.exited).toBe(0);
+  });
+
+  test("spinUs is validated", () => {
+    using xb = XBuf.create({ inbound: 64, outbound: 64 });
+    expect(xb.spinUs).toBe(50);
+    expect(() => (xb.spinUs = -1)).toThrow(/spinUs must be an integer/);
+    expect(() => XBuf.create({ inbound: 64, outbound: 64, spinUs: 1.5 })).toThrow(/spinUs/);
+    xb.spinUs = 0;
+    expect(xb.spinUs).toBe(0);
+  });
+});
+
 describe("stress", () => {
   test("100,000 wake-ups through the async path (ping-pong with a C echo peer)", async () => {
     const name = uniqueName("pingpong");
-    using xb = XBuf.create({ inbound: 4096, outbound: 4096, name: `/${name}` });
+    // No spinning before a wait: every wait goes through the helper thread.
+    using xb = XBuf.create({ inbound: 4096, outbound: 4096, name: `/${name}`, spinUs: 0 });
     // The echo comes 20 us late, so each read finds the ring empty and waits.
     const peer = spawnPeer(["echo", name, "--size", "64", "--delay-us", "20"]);
     const msg = new Uint8Array(64);

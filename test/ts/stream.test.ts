@@ -59,6 +59,18 @@ describe("semantics", () => {
     expect(xb.stat().outbound.consumed).toBe(total);
   });
 
+  test("tryRead takes what is there, or null, never throwing EAGAIN", () => {
+    using xb = XBuf.create({ inbound: 64, outbound: 16 });
+    const drv = new Driver(xb.fd);
+    expect(xb.tryRead(8)).toBe(null);
+    drv.write(new Uint8Array([1, 2, 3]));
+    expect(Array.from(xb.tryRead(8)!)).toEqual([1, 2, 3]);
+    expect(xb.tryRead(8)).toBe(null);
+    expect(xb.stat().inbound.readEagain).toBe(2);
+    drv.put(); // the producer lets go: no more null, EPIPE
+    expect(() => xb.tryRead(8)).toThrow(/EPIPE/);
+  });
+
   test("tryWrite is all or nothing; driver reads with O_NONBLOCK", () => {
     using xb = XBuf.create({ inbound: 16, outbound: 10 });
     const drv = new Driver(xb.fd);
