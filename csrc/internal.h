@@ -155,7 +155,7 @@ ssize_t xb_read_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 ssize_t xb_write_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 		       enum xb_mode mode, void **data);
 int xb_end_commit(struct xb_handle *h, struct xb_end *e, size_t n);
-int xb_poll(struct xb_handle *h, int events, size_t count, int timeout_ms);
+int xb_poll(struct xb_handle *h, int events, size_t count, int timeout_ms, bool spin);
 int xb_ready(struct xb_end *e, int events, size_t count);
 void xb_end_init(struct xb_end *e, struct xb_element *el, int ring, int role, int side);
 void xb_end_release(struct xb_end *e);

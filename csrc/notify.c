@@ -37,7 +37,8 @@ static void *notifier(void *arg)
 		count = n->count;
 		pthread_mutex_unlock(&n->lock);
 
-		ret = xb_poll(h, events, count, -1);
+		/* No spinning here: the event loop spun before it armed us (XBuf.spinUs). */
+		ret = xb_poll(h, events, count, -1, false);
 		byte = ret > 0 ? 0 : (unsigned char)-ret;
 
 		pthread_mutex_lock(&n->lock);
@@ -121,7 +122,7 @@ int xbuf_arm(int fd, int events, size_t count)
 	if (!h)
 		return -EBADF;
 	n = &h->notify;
-	ret = xb_poll(h, events, count, 0);	/* validates the request, too */
+	ret = xb_poll(h, events, count, 0, false);	/* validates the request, too */
 	if (ret) {
 		ret = ret > 0 ? 1 : ret;
 		goto out;

@@ -780,7 +780,7 @@ int xbuf_poll(int fd, int events, size_t count, int timeout_ms)
 
 	if (!h)
 		return -EBADF;
-	r = xb_poll(h, events, count, timeout_ms);
+	r = xb_poll(h, events, count, timeout_ms, true);
 	xb_handle_put(h);
 	return r;
 }

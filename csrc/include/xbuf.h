@@ -164,6 +164,10 @@ int xbuf_write_end(int fd, size_t n);
  * xbuf_poll() blocks the calling thread (timeout_ms < 0: forever) and returns
  * the ready events, 0 on timeout, or -errno (-EPIPE, -EBADF, -EINTR).
  *
+ * Every blocking call (reads, writes, xbuf_poll, evl_* without O_NONBLOCK)
+ * polls the ring for up to 50 us before it sleeps; the environment variable
+ * XBUF_SPIN_US, read once, sets that budget (0: sleep at once).
+ *
  * xbuf_notify_fd() and xbuf_arm() serve event loops: arm hands the wait to a
  * helper thread and returns at once (1 if already ready, 0 if armed); when
  * the wait ends, the helper writes one byte to the notify fd: 0 when ready,
