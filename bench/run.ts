@@ -1,0 +1,111 @@
+/**
+ * Runs every scenario, several times, interleaved (so the machine's noise
+ * hits every contender alike), and writes bench/results.json,
+ * BENCHMARKS.md and bench/chart.svg.
+ *
+ *   bun run bench            full sizes (a few minutes)
+ *   bun run bench --quick    small sizes, same code paths (under a minute; CI);
+ *                            writes bench/*-quick.* instead, and prints the same tables
+ *
+ * Targets are reported, not asserted: the exit status is non-zero only
+ * when a scenario crashes or reports wrong data.
+ */
+import { writeFileSync } from "node:fs";
+import { CONSUMERS } from "./bulk.ts";
+import { ROOT, median } from "./lib.ts";
+import { renderChart, renderMarkdown, machine, type Summary } from "./report.ts";
+
+const quick = process.argv.includes("--quick");
+const GiB = 2 ** 30;
+const plan = quick
+  ? { reps: 3, bulk: GiB / 8, records: GiB / 16, trips: 2000, b2b: GiB / 8, memory: GiB / 2 }
+  : { reps: 5, bulk: 2 * GiB, records: 2 * GiB, trips: 20000, b2b: 2 * GiB, memory: 8 * GiB };
+
+const failures: string[] = [];
+
+/** Run one scenario program; its last stdout line is its JSON result. */
+async function runOne(script: string, args: string[]): Promise<Record<string, any> | null> {
+  const proc = Bun.spawn([process.execPath, `${ROOT}bench/${script}`, ...args], { stdout: "pipe", stderr: "pipe" });
+  const timer = setTimeout(() => proc.kill(), 300_000);
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  clearTimeout(timer);
+  const line = out.trim().split("\n").pop() ?? "";
+  let result: Record<string, any> | null = null;
+  try {
+    result = JSON.parse(line);
+  } catch {}
+  if (code !== 0 || !result?.ok) {
+    failures.push(`${script} ${args.join(" ")}: exit ${code}${result && !result.ok ? " (wrong data)" : ""}\n${err.trim()}`);
+    console.error(`  FAILED ${script} ${args[0]} (exit ${code})\n${err.trim()}`);
+    return null;
+  }
+  return result;
+}
+
+/** reps x variants, interleaved; returns the results of each variant. */
+async function series(script: string, variants: readonly string[], args: string[], reps = plan.reps) {
+  const runs: Record<string, Record<string, any>[]> = Object.fromEntries(variants.map((v) => [v, []]));
+  for (let r = 0; r < reps; r++) {
+    for (const v of variants) {
+      const res = await runOne(script, [v, ...args]);
+      if (res) runs[v]!.push(res);
+      process.stderr.write(`  ${script} ${v} #${r + 1}: ${res ? summaryOf(res) : "failed"}\n`);
+    }
+  }
+  return runs;
+}
+
+const summaryOf = (r: Record<string, any>) =>
+  r.gbps !== undefined ? `${r.gbps.toFixed(2)} GB/s` : r.p50 !== undefined ? `p50 ${r.p50} us, p99 ${r.p99} us` : "ok";
+
+/** Median and spread (min..max) of one metric over the runs. */
+function stat(runs: Record<string, any>[], key: string) {
+  const xs = runs.map((r) => r[key] as number).filter((x) => Number.isFinite(x));
+  if (!xs.length) return { median: NaN, min: NaN, max: NaN, n: 0 };
+  return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
+}
+
+const t0 = performance.now();
+console.error(`xbuf benchmarks (${quick ? "quick" : "full"})`);
+const bulk = await series("bulk.ts", CONSUMERS, ["--bytes", String(plan.bulk)]);
+const records = await series("records.ts", CONSUMERS, ["--bytes", String(plan.records)]);
+const roundtrip = await series(
+  "roundtrip.ts",
+  ["xbuf-await", "xbuf-sync", "xbuf-spin", "pipe-sync", "pipe-async"],
+  ["--count", String(plan.trips)],
+);
+const b2b = await series("bun2bun.ts", ["xbuf", "ringbuf"], ["--bytes", String(plan.b2b)]);
+const memRuns = await runOne("memory.ts", ["--bytes", String(plan.memory)]);
+console.error(`  memory: ${memRuns ? `RSS ${memRuns.rssWarm} -> ${memRuns.rssEnd} MiB` : "failed"}`);
+
+const throughput = (runs: typeof bulk) =>
+  Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, stat(v, "gbps")]));
+const latency = Object.fromEntries(
+  Object.entries(roundtrip).map(([k, v]) => [k, { p50: stat(v, "p50"), p99: stat(v, "p99"), p999: stat(v, "p999"), max: stat(v, "max") }]),
+);
+
+const summary: Summary = {
+  quick,
+  date: new Date().toISOString(),
+  seconds: Math.round((performance.now() - t0) / 1000),
+  machine: await machine(),
+  plan,
+  bulk: throughput(bulk),
+  records: throughput(records),
+  roundtrip: latency,
+  bun2bun: throughput(b2b),
+  memory: memRuns,
+};
+
+// A quick run leaves the full run's report alone (its files are git-ignored).
+const out = quick ? { json: "bench/results-quick.json", svg: "bench/chart-quick.svg", md: "bench/BENCHMARKS-quick.md" }
+  : { json: "bench/results.json", svg: "bench/chart.svg", md: "BENCHMARKS.md" };
+writeFileSync(`${ROOT}${out.json}`, JSON.stringify({ summary, runs: { bulk, records, roundtrip, bun2bun: b2b } }, null, 1) + "\n");
+writeFileSync(`${ROOT}${out.svg}`, renderChart(summary));
+const md = renderMarkdown(summary);
+writeFileSync(`${ROOT}${out.md}`, md);
+console.log(md.slice(md.indexOf("## Results")));
+if (failures.length) {
+  console.error(`\n${failures.length} scenario run(s) failed:\n${failures.join("\n\n")}`);
+  process.exit(1);
+}
