@@ -77,6 +77,10 @@ bun_test() {
 	mount -t devtmpfs devtmpfs $H/dev &&
 	mkdir -p $H/dev/shm && mount -t tmpfs tmpfs $H/dev/shm &&
 	mount -t tmpfs tmpfs $H/tmp || return 1
+	# The tree under test has its own share: a clone in /tmp (as CI makes
+	# one) would otherwise hide under the private tmpfs.
+	mkdir -p $H$XBUF_ROOT 2>/dev/null
+	mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000,cache=loose repo $H$XBUF_ROOT || return 1
 	cp /libxbuf.so $H/tmp/libxbuf.so || return 1
 	chroot $H /usr/bin/env -i PATH=/usr/bin:/bin HOME=/tmp TMPDIR=/tmp \
 		XBUF_BACKEND=kernel XBUF_LIBRARY=/tmp/libxbuf.so BUN_RUNTIME_TRANSPILER_CACHE_PATH=0 \
@@ -84,6 +88,7 @@ bun_test() {
 		>/tmp/bun.log 2>&1
 	rc=$?
 	sed 's/^/bun| /' /tmp/bun.log
+	umount $H$XBUF_ROOT
 	for d in tmp dev/shm dev sys proc; do
 		umount $H/$d
 	done

@@ -178,7 +178,8 @@ if [ "$BUN_TEST" = 1 ]; then
 		i=$((i + 1))
 	done
 	printf 'XBUF_ROOT=%s\n' "$ROOT" >"$INITRD/bun.env"
-	VIRTFS=(-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
+	VIRTFS=(-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
+		-virtfs "local,path=$ROOT,mount_tag=repo,security_model=none,readonly=on,multidevs=remap")
 fi
 (cd "$INITRD" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$WORK/initramfs.cpio.gz"
 
