@@ -6,29 +6,44 @@ import { parse } from "./args.ts";
 
 const SHM_DIR = "/dev/shm";
 const PREFIX = "xbuf.";
+/** Public elements of xbuf.ko, beside its own device nodes. */
+const KERNEL_DIR = "/dev/xbuf";
+const KERNEL_DEVICES = new Set(["clone", "latmus", "selftest"]);
 
 export interface Listed {
   name: string;
+  backend: "user" | "kernel";
   inbound: { fill: number; size: number };
   outbound: { fill: number; size: number };
 }
 
-/** Open each /dev/shm/xbuf.* in turn; an element whose creator died does not open (ENOENT). */
-export function listElements(warn: (line: string) => void = () => {}): Listed[] {
-  let files: string[];
+function entries(dir: string): string[] {
   try {
-    files = readdirSync(SHM_DIR);
+    return readdirSync(dir).sort();
   } catch {
     return [];
   }
+}
+
+/**
+ * Open each public element in turn: /dev/shm/xbuf.* (user space; one whose
+ * creator died does not open: ENOENT) and /dev/xbuf/<name> (the kernel's).
+ */
+export function listElements(warn: (line: string) => void = () => {}): Listed[] {
+  const candidates: [string, "user" | "kernel"][] = [
+    ...entries(SHM_DIR)
+      .filter((f) => f.startsWith(PREFIX) && f.length > PREFIX.length)
+      .map((f): [string, "user"] => [f.slice(PREFIX.length), "user"]),
+    ...entries(KERNEL_DIR)
+      .filter((f) => !KERNEL_DEVICES.has(f))
+      .map((f): [string, "kernel"] => [f, "kernel"]),
+  ];
   const out: Listed[] = [];
-  for (const f of files.sort()) {
-    if (!f.startsWith(PREFIX) || f.length === PREFIX.length) continue;
-    const name = f.slice(PREFIX.length);
+  for (const [name, backend] of candidates) {
     let xb: XBuf | undefined;
     try {
-      xb = XBuf.open(name);
-      out.push({ name, ...xb.rings() });
+      xb = XBuf.open(name, { backend });
+      out.push({ name, backend, ...xb.rings() });
     } catch (e) {
       // Gone meanwhile, or its creator died: not a live element.
       if (!(e instanceof XBufError && e.code === "ENOENT")) warn(`xbuf ls: ${name}: ${(e as Error).message}`);
@@ -49,8 +64,11 @@ export async function ls(args: string[]): Promise<number> {
     process.stdout.write(JSON.stringify(list) + "\n");
     return 0;
   }
-  const rows = [["NAME", "INBOUND", "OUTBOUND"], ...list.map((e) => [e.name, level(e.inbound), level(e.outbound)])];
-  const w = [0, 1].map((c) => Math.max(...rows.map((r) => r[c]!.length)));
-  for (const r of rows) process.stdout.write(`${r[0]!.padEnd(w[0]!)}  ${r[1]!.padEnd(w[1]!)}  ${r[2]}\n`);
+  const rows = [
+    ["NAME", "BACKEND", "INBOUND", "OUTBOUND"],
+    ...list.map((e) => [e.name, e.backend, level(e.inbound), level(e.outbound)]),
+  ];
+  const w = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const r of rows) process.stdout.write(`${r[0]!.padEnd(w[0]!)}  ${r[1]!.padEnd(w[1]!)}  ${r[2]!.padEnd(w[2]!)}  ${r[3]}\n`);
   return 0;
 }

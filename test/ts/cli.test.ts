@@ -168,11 +168,11 @@ describe("xbuf ls and stat", () => {
     const list = JSON.parse(r.stdout) as { name: string }[];
     expect(list.find((e) => e.name === dead)).toBeUndefined(); // ...but it is not listed
     expect(list.find((e) => e.name === live)).toEqual({
-      name: live, inbound: { fill: 1000, size: 4096 }, outbound: { fill: 256, size: 1024 },
+      name: live, backend: "user", inbound: { fill: 1000, size: 4096 }, outbound: { fill: 256, size: 1024 },
     });
     const text = await xbuf(["ls"]);
-    expect(text.stdout).toMatch(/^NAME\s+INBOUND\s+OUTBOUND$/m);
-    expect(text.stdout).toMatch(new RegExp(`^${live}\\s+1000/4096 \\(24%\\)\\s+256/1024 \\(25%\\)$`, "m"));
+    expect(text.stdout).toMatch(/^NAME\s+BACKEND\s+INBOUND\s+OUTBOUND$/m);
+    expect(text.stdout).toMatch(new RegExp(`^${live}\\s+user\\s+1000/4096 \\(24%\\)\\s+256/1024 \\(25%\\)$`, "m"));
     drv.put();
     rmSync(`/dev/shm/xbuf.${dead}`, { force: true });
   });

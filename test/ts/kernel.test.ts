@@ -150,6 +150,22 @@ describe.skipIf(!HAVE_KERNEL)("kernel backend", () => {
   });
 });
 
+describe.skipIf(!HAVE_KERNEL)("xbuf ls on the kernel", () => {
+  test("public kernel elements are listed beside the user-space ones", async () => {
+    const { listElements } = await import("../../src/cli/ls.ts");
+    using k = XBuf.create({ inbound: 4096, outbound: 0, name: "/ls-kernel", backend: "kernel" });
+    using u = XBuf.create({ inbound: 64, outbound: 64, name: "/ls-user", backend: "user" });
+    const list = listElements();
+    expect(list.find((e) => e.name === "ls-kernel")).toEqual({
+      name: "ls-kernel", backend: "kernel", inbound: { fill: 0, size: 4096 }, outbound: { fill: 0, size: 0 },
+    });
+    expect(list.find((e) => e.name === "ls-user")?.backend).toBe("user");
+    expect(list.some((e) => ["clone", "latmus", "selftest"].includes(e.name))).toBe(false);
+    expect(k.backend).toBe("kernel");
+    expect(u.backend).toBe("user");
+  });
+});
+
 describe.skipIf(!existsSync("/dev/xbuf/latmus"))("latmus front-end on the kernel companion", () => {
   test("runLatmus with the kernel backend: the module's hrtimer samples, Bun prints", async () => {
     const { runLatmus } = await import("../../src/latmus/index.ts");

@@ -71,14 +71,14 @@ describe("event loop", () => {
 describe("spinning before a wait", () => {
   test("a peer that answers within spinUs is caught without a sleep", async () => {
     const name = uniqueName("spin");
-    using xb = XBuf.create({ inbound: 4096, outbound: 4096, name: `/${name}`, spinUs: 20_000 });
+    using xb = XBuf.create({ inbound: 4096, outbound: 4096, name: `/${name}`, spinUs: 500_000 });
     const peer = spawnPeer(["echo", name, "--size", "64"]);
     const msg = new Uint8Array(64);
     for (let i = 0; i < 200; i++) {
       await xb.write(msg);
       expect((await xb.read(64)).length).toBe(64);
     }
-    // The echo takes microseconds, the spin allows 20 ms: no wait went to the helper thread.
+    // The echo takes microseconds, the spin allows 500 ms: no wait went to the helper thread.
     expect(xb.stat().inbound.producerWakeups).toBe(0);
     xb.close();
     expect(await peer.exited).toBe(0);
