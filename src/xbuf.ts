@@ -102,6 +102,18 @@ const mappings = new FinalizationRegistry<{ native: Native; hold: number }>(({ n
   native.lib.xbuf_map_release(hold),
 );
 
+/**
+ * Closes the fds of an XBuf that became garbage without close(): its end
+ * of each ring is let go (the peer then sees EPIPE) and no fd leaks. A
+ * pending read or write keeps its XBuf reachable, so none is cut short.
+ */
+const unclosed = new FinalizationRegistry<{ native: Native; files: { fd: number; notify: number } }>(
+  ({ native, files }) => {
+    native.lib.xbuf_close(files.fd);
+    if (files.notify >= 0) native.closeFd(files.notify);
+  },
+);
+
 function checkSize(what: string, v: unknown, max: number): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) {
     throw new XBufError("EINVAL", `${what} must be an integer from 0 to ${max}, got ${describe(v)}`);
@@ -158,7 +170,8 @@ export class XBuf {
   /** Bytes of an outstanding zero-copy borrow, per direction (released on close). */
   #heldIn = 0;
   #heldOut = 0;
-  #notifyFd = -1;
+  /** The fds this object owns; shared with `unclosed`, so it must not point back at us. */
+  #files = { fd: -1, notify: -1 };
   #armed = false;
   #spinUs = DEFAULT_SPIN_US;
   #waiters: Waiter[] = [];
@@ -180,6 +193,8 @@ export class XBuf {
     const keeper = {};
     for (const ring of [this.#in, this.#out]) if (ring) (ring.bytes.buffer as unknown as { keeper: object }).keeper = keeper;
     mappings.register(keeper, { native, hold });
+    this.#files.fd = fd;
+    unclosed.register(this, { native, files: this.#files }, this);
   }
 
   #mapRing(base: number, info: DataView, index: number): Ring | null {
@@ -612,12 +627,13 @@ export class XBuf {
     if (this.#heldOut) this.#lib.xbuf_write_end(this.#fd, 0);
     this.#heldIn = this.#heldOut = 0;
     this.#closed = true;
+    unclosed.unregister(this);
     this.#lib.xbuf_close(this.#fd);
     // The helper thread answers an armed wait with EBADF, then end-of-file;
     // the notify fd is closed by #pump once that read settles.
-    if (this.#notifyFd >= 0 && !this.#armed) {
-      this.#native.closeFd(this.#notifyFd);
-      this.#notifyFd = -1;
+    if (this.#files.notify >= 0 && !this.#armed) {
+      this.#native.closeFd(this.#files.notify);
+      this.#files.notify = -1;
     }
     const waiters = this.#waiters.splice(0);
     for (const w of waiters) w.reject(new XBufError("EBADF", "the cross-buffer was closed"));
@@ -667,21 +683,21 @@ export class XBuf {
       count = Math.min(count, w.count);
     }
     if (events === (C.XBUF_POLLIN | C.XBUF_POLLOUT)) count = 1; // any progress: each waiter re-checks its own
-    if (this.#notifyFd < 0) {
+    if (this.#files.notify < 0) {
       const fd = this.#lib.xbuf_notify_fd(this.#fd);
       if (fd < 0) return this.#settle(XBufError.fromErrno(fd, "notify"));
-      this.#notifyFd = fd;
+      this.#files.notify = fd;
     }
     const ret = this.#lib.xbuf_arm(this.#fd, events, count);
     if (ret < 0) return this.#settle(XBufError.fromErrno(ret, "wait"));
     if (ret === 1) return this.#settle(null);
     this.#armed = true;
-    this.#native.readByte(this.#notifyFd).then(
+    this.#native.readByte(this.#files.notify).then(
       (byte) => {
         this.#armed = false;
         if (this.#closed) {
-          this.#native.closeFd(this.#notifyFd);
-          this.#notifyFd = -1;
+          this.#native.closeFd(this.#files.notify);
+          this.#files.notify = -1;
           return;
         }
         this.#settle(byte === 0 ? null : XBufError.fromErrno(byte < 0 ? -9 : -byte, "wait"));

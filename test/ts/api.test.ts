@@ -102,6 +102,26 @@ describe("bad input and use after close", () => {
     xb.close();
   });
 
+  test("an XBuf dropped without close() is closed by the garbage collector", async () => {
+    const { Driver, O_NONBLOCK, sleep } = await import("./helpers.ts");
+    let drv: InstanceType<typeof Driver> | undefined;
+    (() => {
+      const xb = XBuf.create({ inbound: 64, outbound: 64 });
+      drv = new Driver(xb.fd);
+      expect(xb.tryWrite(new Uint8Array([42]))).toBe(true); // the app side now holds its ends
+    })();
+    expect(Array.from(drv!.read(8, O_NONBLOCK) as Uint8Array)).toEqual([42]);
+    expect(drv!.read(8, O_NONBLOCK)).toBe(-11); // EAGAIN: the application side is still there
+    let got: number | Uint8Array = -11;
+    for (let i = 0; i < 50 && got === -11; i++) {
+      Bun.gc(true);
+      await sleep(10);
+      got = drv!.read(8, O_NONBLOCK);
+    }
+    expect(got).toBe(-32); // EPIPE: the collector closed it, its ends were let go
+    drv!.put();
+  });
+
   test("views stay readable memory after close (no crash)", async () => {
     const xb = XBuf.create({ inbound: 64, outbound: 64 });
     const it = xb.views();
