@@ -74,6 +74,8 @@ struct xb_backend_ops {
 	void (*wake)(struct xb_handle *h, struct xb_end *e);
 	/* Will the peer of e never move again (let go, or died)? Cheap: no syscall. */
 	bool (*peer_gone)(const struct xb_end *e);
+	/* h is being closed: end its sleeps (beyond the process-local wake-up). */
+	void (*cancel)(struct xb_handle *h);
 };
 
 extern const struct xb_backend_ops xb_user_ops;
@@ -146,6 +148,7 @@ struct xb_handle {
 /* xbuf.c: handles and elements */
 struct xb_handle *xb_handle_get(int fd);
 void xb_handle_put(struct xb_handle *h);
+void xb_handle_cancel(struct xb_handle *h);
 struct xb_handle *xb_handle_new_driver(struct xb_handle *app);
 int xb_fd_nonblocking(int fd);
 

@@ -36,14 +36,6 @@
 #include "internal.h"
 #include "xbuf_kernel.h"
 
-/*
- * XBUF_IOC_WAIT ends only on readiness, timeout or a signal: nothing of
- * ours (xbuf_close(), the notifier's stop) can interrupt it. A sleeper
- * therefore waits in slices and looks at its handle between them: this
- * bounds how long a close takes to fail a blocked call with EBADF.
- */
-#define KSLEEP_SLICE_NS	(100 * 1000 * 1000LL)
-
 bool xb_kernel_available(void)
 {
 	return access(XBUF_KDEV_CLONE, F_OK) == 0;
@@ -213,17 +205,18 @@ static long long ns_until(const struct timespec *deadline)
 }
 
 /*
- * One slice of XBUF_IOC_WAIT for what the ends of `on` need. The kernel
- * registers us as a waiter itself (its W1: waiters++ then a full barrier
- * in prepare_to_wait(), against the driver's K1), re-checks, and returns
- * at once if the condition holds already, so a driver step between our
- * check and the ioctl is never missed. `gen` needs no look: whatever
- * bumps it (close, notifier stop) sets h->closed first.
+ * XBUF_IOC_WAIT for what the ends of `on` need. The kernel registers us
+ * as a waiter itself (its W1: waiters++ then a full barrier in
+ * prepare_to_wait(), against the driver's K1), re-checks, and returns at
+ * once if the condition holds already, so a driver step between our
+ * check and the ioctl is never missed. `gen` needs no look: a close ends
+ * the wait with XBUF_IOC_CANCEL (kernel_cancel()), which is sticky, so a
+ * close between our look at h->closed and the ioctl is not missed either.
  */
 static int kernel_sleep(struct xb_handle *h, const struct xb_sleep_on *on, int n,
 			uint32_t gen, const struct timespec *deadline)
 {
-	struct xbuf_wait_req req = { .timeout_ns = KSLEEP_SLICE_NS };
+	struct xbuf_wait_req req = { .timeout_ns = -1 };
 	int i;
 
 	(void)gen;
@@ -238,12 +231,19 @@ static int kernel_sleep(struct xb_handle *h, const struct xb_sleep_on *on, int n
 
 		if (left <= 0)
 			return -ETIMEDOUT;
-		if (left < req.timeout_ns)
-			req.timeout_ns = left;
+		req.timeout_ns = left;
 	}
 	if (ioctl(h->fd, XBUF_IOC_WAIT, &req) >= 0)
-		return 0;	/* ready, or the slice ended: the caller re-checks */
+		return 0;	/* ready, or the timeout passed: the caller re-checks */
+	if (errno == ECANCELED)
+		return -EBADF;	/* the handle is being closed */
 	return -errno;		/* EINTR; EINVAL/ENOBUFS cannot happen: the engine checked */
+}
+
+/* End the waits of this fd, now and later: it is being closed. */
+static void kernel_cancel(struct xb_handle *h)
+{
+	ioctl(h->fd, XBUF_IOC_CANCEL);
 }
 
 /*
@@ -271,4 +271,5 @@ const struct xb_backend_ops xb_kernel_ops = {
 	.sleep		= kernel_sleep,
 	.wake		= kernel_wake,
 	.peer_gone	= kernel_peer_gone,
+	.cancel		= kernel_cancel,
 };

@@ -79,8 +79,7 @@ void xb_notifier_stop(struct xb_notifier *n)
 		n->stop = true;
 		pthread_cond_signal(&n->cond);
 		pthread_mutex_unlock(&n->lock);
-		__atomic_store_n(&h->closed, true, __ATOMIC_RELEASE);
-		xb_local_wake();
+		xb_handle_cancel(h);
 		pthread_join(n->thread, NULL);
 		n->started = false;
 	}

@@ -691,6 +691,12 @@ static void user_wake(struct xb_handle *h, struct xb_end *e)
 	futex_wake_shared(&e->self->seq);
 }
 
+/* Sleepers wait on xb_local_gen too: xb_handle_cancel()'s wake-up is enough. */
+static void user_cancel(struct xb_handle *h)
+{
+	(void)h;
+}
+
 const struct xb_backend_ops xb_user_ops = {
 	.backend	= XBUF_BACKEND_USER,
 	.claim		= user_claim,
@@ -698,4 +704,5 @@ const struct xb_backend_ops xb_user_ops = {
 	.sleep		= user_sleep,
 	.wake		= user_wake,
 	.peer_gone	= user_peer_gone,
+	.cancel		= user_cancel,
 };

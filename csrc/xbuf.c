@@ -309,6 +309,14 @@ static void shm_path(char *buf, size_t len, const char *name)
 	snprintf(buf, len, SHM_DIR SHM_PREFIX "%s", name);
 }
 
+/* The handle is going: its blocked calls and armed wait end with EBADF. */
+void xb_handle_cancel(struct xb_handle *h)
+{
+	__atomic_store_n(&h->closed, true, __ATOMIC_RELEASE);
+	xb_local_wake();
+	h->el->ops->cancel(h);
+}
+
 void xb_handle_put(struct xb_handle *h)
 {
 	if (__atomic_fetch_sub(&h->refs, 1, __ATOMIC_ACQ_REL) != 1)
@@ -629,8 +637,7 @@ int xbuf_close(int fd)
 	pthread_rwlock_unlock(&table_lock);
 	if (!h)
 		return -EBADF;
-	__atomic_store_n(&h->closed, true, __ATOMIC_RELEASE);
-	xb_local_wake();	/* its sleepers wake with EBADF */
+	xb_handle_cancel(h);	/* its sleepers wake with EBADF */
 	xb_handle_put(h);
 	return 0;
 }

@@ -99,6 +99,7 @@ struct evl_xbuf {
 struct xbuf_file {
 	struct evl_file efile;		/* what evl_get_xbuf() hands out */
 	struct evl_xbuf *xbuf;
+	bool cancelled;			/* XBUF_IOC_CANCEL: its waits end, sticky */
 };
 
 /* xbuf_mmap.c */
@@ -115,7 +116,9 @@ ssize_t xbuf_app_write(struct xbuf_ring *r, const char __user *ubuf,
 		       size_t count, bool nonblock);
 u64 xbuf_ring_fill(struct xbuf_ring *r);
 __poll_t xbuf_ring_poll(struct evl_xbuf *xbuf);
-long xbuf_ring_wait(struct evl_xbuf *xbuf, const struct xbuf_wait_req *req);
+long xbuf_ring_wait(struct evl_xbuf *xbuf, const struct xbuf_wait_req *req,
+		    const bool *cancelled);
+void xbuf_ring_cancel(struct evl_xbuf *xbuf, bool *cancelled);
 void xbuf_ring_kick(struct evl_xbuf *xbuf);
 
 #endif /* _XBUF_INTERNAL_H */

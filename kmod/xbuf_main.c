@@ -393,7 +393,8 @@ static void xbuf_get_rings(struct evl_xbuf *xbuf, struct xbuf_elem_rings *r)
 static long xbuf_elem_ioctl(struct file *filp, unsigned int cmd,
 			    unsigned long arg)
 {
-	struct evl_xbuf *xbuf = xbuf_of(filp);
+	struct xbuf_file *xf = filp->private_data;
+	struct evl_xbuf *xbuf = xf->xbuf;
 	void __user *u_arg = (void __user *)arg;
 	struct xbuf_elem_rings rings;
 	struct xbuf_elem_info info;
@@ -416,7 +417,10 @@ static long xbuf_elem_ioctl(struct file *filp, unsigned int cmd,
 	case XBUF_IOC_WAIT:
 		if (copy_from_user(&wreq, u_arg, sizeof(wreq)))
 			return -EFAULT;
-		return xbuf_ring_wait(xbuf, &wreq);
+		return xbuf_ring_wait(xbuf, &wreq, &xf->cancelled);
+	case XBUF_IOC_CANCEL:
+		xbuf_ring_cancel(xbuf, &xf->cancelled);
+		return 0;
 	default:
 		return -ENOTTY;
 	}

@@ -615,7 +615,8 @@ static u32 xbuf_wait_ready(struct evl_xbuf *xbuf, u32 events, u64 count)
 }
 
 /* XBUF_IOC_WAIT: xbuf_poll() of the library, for the kernel backend. */
-long xbuf_ring_wait(struct evl_xbuf *xbuf, const struct xbuf_wait_req *req)
+long xbuf_ring_wait(struct evl_xbuf *xbuf, const struct xbuf_wait_req *req,
+		    const bool *cancelled)
 {
 	struct xbuf_ring *in = &xbuf->ring[XBUF_INBOUND];
 	struct xbuf_ring *out = &xbuf->ring[XBUF_OUTBOUND];
@@ -656,6 +657,11 @@ long xbuf_ring_wait(struct evl_xbuf *xbuf, const struct xbuf_wait_req *req)
 		ready = xbuf_wait_ready(xbuf, events, req->count);
 		if (ready || !timeout)
 			break;
+		/* Pairs with the WRITE_ONCE() before the wake-ups in xbuf_ring_cancel(). */
+		if (READ_ONCE(*cancelled)) {
+			ret = -ECANCELED;
+			break;
+		}
 		if (signal_pending(current)) {
 			ret = -EINTR;
 			break;
@@ -673,6 +679,20 @@ long xbuf_ring_wait(struct evl_xbuf *xbuf, const struct xbuf_wait_req *req)
 	}
 
 	return ret ?: ready;
+}
+
+/*
+ * XBUF_IOC_CANCEL: end the XBUF_IOC_WAIT calls of one file. The flag is set
+ * before the wake-ups, and a waiter tests it after prepare_to_wait(), so it
+ * either sees the flag or is on the queue when the wake-up comes.
+ */
+void xbuf_ring_cancel(struct evl_xbuf *xbuf, bool *cancelled)
+{
+	int dir;
+
+	WRITE_ONCE(*cancelled, true);
+	for (dir = 0; dir < 2; dir++)
+		wake_up_all(&xbuf->ring[dir].app_wq);
 }
 
 /*

@@ -102,6 +102,12 @@ struct xbuf_wait_req {
 #define XBUF_IOC_INFO		_IOR(XBUF_IOC_MAGIC, 0x02, struct xbuf_elem_info)
 #define XBUF_IOC_RINGS		_IOR(XBUF_IOC_MAGIC, 0x03, struct xbuf_elem_rings)
 #define XBUF_IOC_WAIT		_IOW(XBUF_IOC_MAGIC, 0x04, struct xbuf_wait_req)
+/*
+ * End every XBUF_IOC_WAIT on this file, now and later, with -ECANCELED:
+ * what a library calls before it closes an fd that other threads may be
+ * waiting on (nothing else can interrupt their ioctl). Sticky.
+ */
+#define XBUF_IOC_CANCEL		_IO(XBUF_IOC_MAGIC, 0x05)
 
 /*
  * Companion driver (/dev/xbuf/latmus), one session per open file.
