@@ -134,7 +134,8 @@ struct xb_notifier {
 };
 
 struct xb_handle {
-	int refs;			/* table + in-flight calls */
+	int refs;			/* table + in-flight calls; first: see handle_alloc() */
+	struct xb_handle *next_free;	/* on the free list once dead (xbuf.c) */
 	bool closed;			/* wakes and fails its blocked calls */
 	int fd;				/* user-visible fd; -1 for driver references */
 	int side;			/* XBUF_SIDE_APP / XBUF_SIDE_DRIVER */

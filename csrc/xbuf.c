@@ -19,6 +19,18 @@
  * Handles live in a table indexed by fd. A call takes a reference on its
  * handle, so xbuf_close() on another thread never frees memory under it;
  * the fd itself is closed when the last reference goes.
+ *
+ * The lookup of every call takes no lock: the table is made of chunks that
+ * are never freed, and handles are type-stable (a dead handle goes to a
+ * free list, never back to malloc), so a reader holding a stale pointer
+ * still reads a handle. It takes a reference only from a live count
+ * (never from 0), then checks the slot still holds that handle; otherwise
+ * it drops the reference and looks again. Everything else (install,
+ * close, elements) is under table_lock.
+ *
+ * A closed handle keeps its slot until its fd is really closed (the last
+ * reference, under table_lock): lookups then say EBADF, and nobody adopts
+ * the fd number as a new element while it still names the old one.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,10 +48,24 @@
 #define SHM_PREFIX	"xbuf."
 #define SHM_PATH_MAX	(sizeof(SHM_DIR SHM_PREFIX) + XBUF_NAME_MAX + 8)
 
-static pthread_rwlock_t table_lock = PTHREAD_RWLOCK_INITIALIZER;
-static struct xb_handle **table;	/* indexed by fd */
-static int table_len;
+#define TABLE_CHUNK	1024	/* slots per chunk */
+#define TABLE_CHUNKS	4096	/* fds up to 4M */
+
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct xb_handle **table[TABLE_CHUNKS];	/* chunks of slots, indexed by fd */
+static struct xb_handle *free_handles;	/* dead handles to reuse; under table_lock */
 static struct xb_element *elements;	/* mapped in this process */
+
+/* The slot of fd, or NULL when no handle ever had an fd in its chunk. */
+static struct xb_handle **slot_of(int fd)
+{
+	struct xb_handle **chunk;
+
+	if (fd < 0 || fd >= TABLE_CHUNK * TABLE_CHUNKS)
+		return NULL;
+	chunk = __atomic_load_n(&table[fd / TABLE_CHUNK], __ATOMIC_ACQUIRE);
+	return chunk ? &chunk[fd % TABLE_CHUNK] : NULL;
+}
 
 /* Layout: the info page for two capacities (see xbuf_abi.h). */
 static void layout(struct xbuf_shm_info *info, uint64_t icap, uint64_t ocap, uint32_t page)
@@ -209,32 +235,41 @@ static void element_put(struct xb_element *el, int side)
 	free(el);
 }
 
+/* Enter h at its fd; called with table_lock held. */
 static int table_insert(struct xb_handle *h)
 {
-	if (h->fd >= table_len) {
-		int len = table_len ? table_len : 64;
-		struct xb_handle **t;
+	struct xb_handle **chunk, **slot;
 
-		while (len <= h->fd)
-			len *= 2;
-		t = realloc(table, (size_t)len * sizeof(*t));
-		if (!t)
+	if (h->fd >= TABLE_CHUNK * TABLE_CHUNKS)
+		return -EMFILE;
+	slot = slot_of(h->fd);
+	if (!slot) {
+		chunk = calloc(TABLE_CHUNK, sizeof(*chunk));
+		if (!chunk)
 			return -ENOMEM;
-		memset(t + table_len, 0, (size_t)(len - table_len) * sizeof(*t));
-		table = t;
-		table_len = len;
+		/* Pairs with the acquire in slot_of(): readers see a zeroed chunk. */
+		__atomic_store_n(&table[h->fd / TABLE_CHUNK], chunk, __ATOMIC_RELEASE);
+		slot = &chunk[h->fd % TABLE_CHUNK];
 	}
-	table[h->fd] = h;
+	/* Pairs with the acquire in handle_lookup(): a reader sees h initialized. */
+	__atomic_store_n(slot, h, __ATOMIC_RELEASE);
 	return 0;
 }
 
+/* A handle with one reference; called with table_lock held. */
 static struct xb_handle *handle_alloc(struct xb_element *el, int fd, int side)
 {
-	struct xb_handle *h = calloc(1, sizeof(*h));
+	struct xb_handle *h = free_handles;
 
-	if (!h)
-		return NULL;
-	h->refs = 1;
+	if (h) {
+		free_handles = h->next_free;
+		/* A stale reader may still look at refs (it finds 0): keep it atomic. */
+		memset((char *)h + sizeof(h->refs), 0, sizeof(*h) - sizeof(h->refs));
+	} else {
+		h = calloc(1, sizeof(*h));
+		if (!h)
+			return NULL;
+	}
 	h->fd = fd;
 	h->side = side;
 	h->el = el;
@@ -242,7 +277,15 @@ static struct xb_handle *handle_alloc(struct xb_element *el, int fd, int side)
 	pthread_mutex_init(&h->notify.lock, NULL);
 	pthread_cond_init(&h->notify.cond, NULL);
 	el->side_refs[side]++;
+	__atomic_store_n(&h->refs, 1, __ATOMIC_RELEASE);
 	return h;
+}
+
+/* Back to the free list; called with table_lock held. */
+static void handle_free(struct xb_handle *h)
+{
+	h->next_free = free_handles;
+	free_handles = h;
 }
 
 /* Wrap an element fd in an application handle and enter it in the table. */
@@ -252,9 +295,9 @@ static int handle_install(int fd, bool public_creator, const char *name)
 	struct xb_handle *h;
 	int r;
 
-	pthread_rwlock_wrlock(&table_lock);
-	if (fd < table_len && table[fd]) {
-		pthread_rwlock_unlock(&table_lock);
+	pthread_mutex_lock(&table_lock);
+	if (slot_of(fd) && *slot_of(fd)) {
+		pthread_mutex_unlock(&table_lock);
 		return 0;
 	}
 	r = element_get(fd, &el);
@@ -274,10 +317,11 @@ static int handle_install(int fd, bool public_creator, const char *name)
 	r = table_insert(h);
 	if (r) {
 		element_put(el, XBUF_SIDE_APP);
-		free(h);
+		__atomic_store_n(&h->refs, 0, __ATOMIC_RELAXED);
+		handle_free(h);
 	}
 out:
-	pthread_rwlock_unlock(&table_lock);
+	pthread_mutex_unlock(&table_lock);
 	return r;
 }
 
@@ -285,23 +329,48 @@ out:
  * The handle behind fd, with a reference. An fd this process has not seen
  * yet (inherited, passed over a socket) is adopted if it is an element.
  */
+/* The live handle of fd with a reference; NULL, and *closing if fd's handle is being closed. */
+static struct xb_handle *handle_lookup(int fd, bool *closing)
+{
+	struct xb_handle **slot = slot_of(fd), *h;
+	int refs;
+
+	*closing = false;
+	if (!slot)
+		return NULL;
+	for (;;) {
+		h = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+		if (!h)
+			return NULL;
+		if (__atomic_load_n(&h->closed, __ATOMIC_ACQUIRE)) {
+			*closing = true;
+			return NULL;
+		}
+		refs = __atomic_load_n(&h->refs, __ATOMIC_RELAXED);
+		do {
+			if (!refs)
+				break;	/* dying: the slot no longer holds it, look again */
+		} while (!__atomic_compare_exchange_n(&h->refs, &refs, refs + 1, true,
+						      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
+		if (!refs)
+			continue;
+		if (__atomic_load_n(slot, __ATOMIC_ACQUIRE) == h)
+			return h;
+		xb_handle_put(h);	/* a reused handle, not fd's any more */
+	}
+}
+
 struct xb_handle *xb_handle_get(int fd)
 {
-	struct xb_handle *h = NULL;
+	struct xb_handle *h;
+	bool closing;
 
 	if (fd < 0)
 		return NULL;
-	pthread_rwlock_rdlock(&table_lock);
-	if (fd < table_len && (h = table[fd]))
-		__atomic_fetch_add(&h->refs, 1, __ATOMIC_RELAXED);
-	pthread_rwlock_unlock(&table_lock);
-	if (h || handle_install(fd, false, NULL))
+	h = handle_lookup(fd, &closing);
+	if (h || closing || handle_install(fd, false, NULL))
 		return h;
-	pthread_rwlock_rdlock(&table_lock);
-	if (fd < table_len && (h = table[fd]))
-		__atomic_fetch_add(&h->refs, 1, __ATOMIC_RELAXED);
-	pthread_rwlock_unlock(&table_lock);
-	return h;
+	return handle_lookup(fd, &closing);
 }
 
 static void shm_path(char *buf, size_t len, const char *name)
@@ -328,14 +397,20 @@ void xb_handle_put(struct xb_handle *h)
 		shm_path(path, sizeof(path), h->el->name);
 		unlink(path);	/* before the lock goes with the fd: no reuse race */
 	}
-	pthread_rwlock_wrlock(&table_lock);
-	element_put(h->el, h->side);
-	pthread_rwlock_unlock(&table_lock);
-	if (h->owns_fd)
-		close(h->fd);
 	pthread_mutex_destroy(&h->notify.lock);
 	pthread_cond_destroy(&h->notify.cond);
-	free(h);
+	pthread_mutex_lock(&table_lock);
+	if (h->owns_fd) {
+		struct xb_handle **slot = slot_of(h->fd);
+
+		/* Slot and fd go together, under the lock that adoption takes. */
+		if (slot && *slot == h)
+			__atomic_store_n(slot, NULL, __ATOMIC_RELEASE);
+		close(h->fd);
+	}
+	element_put(h->el, h->side);
+	handle_free(h);
+	pthread_mutex_unlock(&table_lock);
 }
 
 /* A driver-side reference to the element of an application handle. */
@@ -343,14 +418,14 @@ struct xb_handle *xb_handle_new_driver(struct xb_handle *app)
 {
 	struct xb_handle *h;
 
-	pthread_rwlock_wrlock(&table_lock);
+	pthread_mutex_lock(&table_lock);
 	app->el->refs++;
 	h = handle_alloc(app->el, -1, XBUF_SIDE_DRIVER);
 	if (!h) {
 		app->el->side_refs[XBUF_SIDE_DRIVER]++;
 		element_put(app->el, XBUF_SIDE_DRIVER);
 	}
-	pthread_rwlock_unlock(&table_lock);
+	pthread_mutex_unlock(&table_lock);
 	return h;
 }
 
@@ -364,9 +439,13 @@ void xb_atfork_child_elements(void)
 		for (ring = 0; ring < 2; ring++)
 			for (role = 0; role < 2; role++)
 				el->end[ring][role].claimed = false;
-	for (i = 0; i < table_len; i++)
-		if (table[i])
-			table[i]->notify.started = false;
+	for (i = 0; i < TABLE_CHUNK * TABLE_CHUNKS; i += TABLE_CHUNK) {
+		struct xb_handle **chunk = table[i / TABLE_CHUNK];
+
+		for (int k = 0; chunk && k < TABLE_CHUNK; k++)
+			if (chunk[k])
+				chunk[k]->notify.started = false;
+	}
 }
 
 int xb_fd_nonblocking(int fd)
@@ -629,12 +708,15 @@ int xbuf_close(int fd)
 {
 	struct xb_handle *h = NULL;
 
-	pthread_rwlock_wrlock(&table_lock);
-	if (fd >= 0 && fd < table_len) {
-		h = table[fd];
-		table[fd] = NULL;
-	}
-	pthread_rwlock_unlock(&table_lock);
+	struct xb_handle **slot;
+
+	pthread_mutex_lock(&table_lock);
+	slot = slot_of(fd);
+	if (slot && (h = *slot) && !h->closed)
+		__atomic_store_n(&h->closed, true, __ATOMIC_RELEASE);	/* the slot stays: see above */
+	else
+		h = NULL;
+	pthread_mutex_unlock(&table_lock);
 	if (!h)
 		return -EBADF;
 	xb_handle_cancel(h);	/* its sleepers wake with EBADF */
@@ -889,9 +971,9 @@ void *xbuf_map_hold(int fd)
 	if (!h)
 		return NULL;
 	el = h->el;
-	pthread_rwlock_wrlock(&table_lock);
+	pthread_mutex_lock(&table_lock);
 	el->refs++;
-	pthread_rwlock_unlock(&table_lock);
+	pthread_mutex_unlock(&table_lock);
 	xb_handle_put(h);
 	return el;
 }
@@ -900,7 +982,7 @@ void xbuf_map_release(void *hold)
 {
 	if (!hold)
 		return;
-	pthread_rwlock_wrlock(&table_lock);
+	pthread_mutex_lock(&table_lock);
 	element_put(hold, -1);
-	pthread_rwlock_unlock(&table_lock);
+	pthread_mutex_unlock(&table_lock);
 }
