@@ -134,14 +134,14 @@ struct xb_notifier {
 };
 
 struct xb_handle {
-	int refs;			/* table + in-flight calls; first: see handle_alloc() */
-	struct xb_handle *next_free;	/* on the free list once dead (xbuf.c) */
+	/* Read by lock-free lookups even when dead: kept atomic, first (handle_alloc()). */
+	int refs;			/* table + in-flight calls */
 	bool closed;			/* wakes and fails its blocked calls */
+	struct xb_handle *next_free;	/* on the free list once dead (xbuf.c) */
 	int fd;				/* user-visible fd; -1 for driver references */
 	int side;			/* XBUF_SIDE_APP / XBUF_SIDE_DRIVER */
 	bool owns_fd;			/* close(fd) when the last ref goes */
 	bool public_creator;		/* this handle created a public element */
-	int creator_lock_fd;		/* public creator: fd holding the OFD creator lock */
 	struct xb_element *el;
 	struct xb_notifier notify;
 };

@@ -156,7 +156,7 @@ static int read_info(int fd, struct xbuf_shm_info *info)
 }
 
 /*
- * Find or map the element behind fd; called with the table write-locked.
+ * Find or map the element behind fd; called with table_lock held.
  * One struct xb_element per element and process, whatever fds lead to it:
  * a user-space object is known by its inode, a kernel element by its id
  * (all clone fds share one anon inode; the id is unique while we map it).
@@ -214,7 +214,7 @@ fail:
 
 /*
  * Drop an element reference of a handle of `side`, or a mapping hold
- * (side -1); called with the table write-locked.
+ * (side -1); called with table_lock held.
  */
 static void element_put(struct xb_element *el, int side)
 {
@@ -263,8 +263,9 @@ static struct xb_handle *handle_alloc(struct xb_element *el, int fd, int side)
 
 	if (h) {
 		free_handles = h->next_free;
-		/* A stale reader may still look at refs (it finds 0): keep it atomic. */
-		memset((char *)h + sizeof(h->refs), 0, sizeof(*h) - sizeof(h->refs));
+		/* Stale lookups may still read refs and closed: atomics, not the memset. */
+		__atomic_store_n(&h->closed, false, __ATOMIC_RELAXED);
+		memset(&h->next_free, 0, sizeof(*h) - offsetof(struct xb_handle, next_free));
 	} else {
 		h = calloc(1, sizeof(*h));
 		if (!h)
