@@ -3,7 +3,8 @@
 #
 # /init of the test guest: loads the modules, runs every /tests/t_* program
 # (exit 0 pass, 1 fail, 77 skip; t_lib_* with XBUF_BACKEND=kernel), then
-# the Bun test file test/ts/kernel.test.ts from the host's tree (9p share
+# the Bun test files test/ts/kernel.test.ts and test/ts/api.test.ts (the
+# binding's API tests, on the kernel backend) from the host's tree (9p share
 # "hostroot", when run.sh attached it), scans the kernel log after each,
 # unloads the modules (which proves every element and file reference was
 # released) and powers off. The host (run.sh) reads the KTEST lines on the
@@ -84,7 +85,7 @@ bun_test() {
 	cp /libxbuf.so $H/tmp/libxbuf.so || return 1
 	chroot $H /usr/bin/env -i PATH=/usr/bin:/bin HOME=/tmp TMPDIR=/tmp \
 		XBUF_BACKEND=kernel XBUF_LIBRARY=/tmp/libxbuf.so BUN_RUNTIME_TRANSPILER_CACHE_PATH=0 \
-		NO_COLOR=1 /bin/sh -c "cd $XBUF_ROOT && exec timeout 300 node_modules/bun/bin/bun.exe test test/ts/kernel.test.ts" \
+		NO_COLOR=1 /bin/sh -c "cd $XBUF_ROOT && exec timeout 300 node_modules/bun/bin/bun.exe test test/ts/kernel.test.ts test/ts/api.test.ts" \
 		>/tmp/bun.log 2>&1
 	rc=$?
 	sed 's/^/bun| /' /tmp/bun.log

@@ -12,7 +12,8 @@
 #     backend), libxbuf.so for Bun, and an initramfs with busybox and the
 #     9p modules of the same kernel;
 #  5. boots the kernel in QEMU (TCG) with the host's root shared read-only
-#     over 9p; the guest runs the C tests, then test/ts/kernel.test.ts with
+#     over 9p; the guest runs the C tests, then test/ts/kernel.test.ts and
+#     test/ts/api.test.ts with
 #     the host's Bun in a chroot of that share (XBUF_BACKEND=kernel), and
 #     powers off;
 #  6. fails on any test failure, kernel splat, or timeout.
