@@ -109,7 +109,11 @@ ssize_t xbuf_read(int fd, void *buf, size_t count);
  */
 ssize_t xbuf_write(int fd, const void *buf, size_t count);
 
-/* Close an element fd; threads blocked on it wake with EBADF. */
+/*
+ * Close an element fd; threads blocked on it wake with EBADF. Use this, not
+ * close(2): the library keeps per-fd state that close(2) would leave behind
+ * naming a number the kernel may hand out again.
+ */
 int xbuf_close(int fd);
 
 /* Fill levels of both rings. */
