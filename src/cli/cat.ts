@@ -7,6 +7,7 @@ import { write as fsWrite } from "node:fs";
 import { XBuf } from "../xbuf.ts";
 import { XBufError } from "../errors.ts";
 import { elementName, num, parse } from "./args.ts";
+import { onInterrupt } from "./interrupt.ts";
 import { bytesText, progress } from "./progress.ts";
 
 function writeOnce(fd: number, view: Uint8Array, at: number): Promise<number> {
@@ -39,13 +40,7 @@ export async function cat(args: string[]): Promise<number> {
   const xb = XBuf.open(name);
   const show = progress({ stdoutIsData: true });
   let total = 0;
-  let interrupted = false;
-  const onSignal = () => {
-    interrupted = true;
-    xb.close(); // the pending wait rejects with EBADF
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  using signal = onInterrupt(() => xb.close()); // the pending wait rejects with EBADF
   const t0 = performance.now();
   try {
     const max = limit ? Math.min(limit, 1 << 20) : 1 << 20;
@@ -57,14 +52,12 @@ export async function cat(args: string[]): Promise<number> {
       if (limit && total >= limit) break;
     }
   } catch (e) {
-    if (interrupted && e instanceof XBufError && e.code === "EBADF") return 130;
+    if (signal.interrupted && e instanceof XBufError && e.code === "EBADF") return 130;
     if ((e as NodeJS.ErrnoException).code === "EPIPE") return 0; // the reader of stdout went away
     throw e;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
     show?.("");
     xb.close();
   }
-  return interrupted ? 130 : 0;
+  return signal.interrupted ? 130 : 0;
 }

@@ -2,6 +2,7 @@
 import { XBuf } from "../xbuf.ts";
 import { XBufError } from "../errors.ts";
 import { elementName, parse } from "./args.ts";
+import { onInterrupt } from "./interrupt.ts";
 import { bytesText, progress } from "./progress.ts";
 
 export async function write(args: string[]): Promise<number> {
@@ -15,21 +16,17 @@ export async function write(args: string[]): Promise<number> {
   }
   const show = progress({ stdoutIsData: false });
   let total = 0;
-  let interrupted = false;
   const reader = Bun.stdin.stream().getReader();
-  const onSignal = () => {
-    interrupted = true;
+  using signal = onInterrupt(() => {
     xb.close(); // a pending write rejects with EBADF
     void reader.cancel();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  });
   // Half the ring at most per write: the driver can drain one half while the next is written.
   const piece = Math.max(1, Math.floor(capacity / 2));
   try {
     for (;;) {
       const { value, done } = await reader.read();
-      if (done || interrupted) break;
+      if (done || signal.interrupted) break;
       for (let at = 0; at < value.length; at += piece) {
         await xb.write(value.subarray(at, Math.min(value.length, at + piece)));
       }
@@ -37,12 +34,10 @@ export async function write(args: string[]): Promise<number> {
       show?.(`${name}: ${bytesText(total)} sent`);
     }
   } catch (e) {
-    if (!(interrupted && e instanceof XBufError && e.code === "EBADF")) throw e;
+    if (!(signal.interrupted && e instanceof XBufError && e.code === "EBADF")) throw e;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
     show?.("");
     xb.close();
   }
-  return interrupted ? 130 : 0;
+  return signal.interrupted ? 130 : 0;
 }

@@ -235,6 +235,31 @@ describe("xbuf cat and write", () => {
     drv.put();
   });
 
+  test("Ctrl-C stops a waiting cat and a waiting write: exit 130", async () => {
+    const name = uniqueName("cli-int");
+    using xb = XBuf.create({ inbound: 4096, outbound: 16, name: `/${name}` });
+    const drv = new Driver(xb.fd);
+    drv.write(new Uint8Array(1), O_NONBLOCK); // holds the inbound producer end: cat waits, no EPIPE
+    const cat = Bun.spawn([process.execPath, MAIN, "cat", name], { stdout: "pipe", stderr: "pipe" });
+    // 32 bytes into a 16-byte ring nobody reads: write waits for room
+    const write = Bun.spawn([process.execPath, MAIN, "write", name], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    write.stdin.write(new Uint8Array(32).fill(7));
+    write.stdin.flush();
+    while (xb.rings().outbound.fill < 16 || xb.rings().inbound.fill > 0) await sleep(10);
+    await sleep(100);
+    expect(cat.exitCode).toBe(null);
+    expect(write.exitCode).toBe(null);
+    cat.kill("SIGINT");
+    write.kill("SIGINT");
+    expect(await cat.exited).toBe(130);
+    expect(await write.exited).toBe(130);
+    // 130 by exit(), after cleaning up, not by the signal's default action
+    expect([cat.signalCode, write.signalCode]).toEqual([null, null]);
+    expect(await new Response(cat.stderr).text()).toBe("");
+    expect(await new Response(write.stderr).text()).toBe("");
+    drv.put();
+  });
+
   test("write sends stdin as outbound traffic", async () => {
     const name = uniqueName("cli-write");
     using xb = XBuf.create({ inbound: 0, outbound: 8192, name: `/${name}` });
