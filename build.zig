@@ -5,18 +5,21 @@
 //!   zig build sanitize     the same tests built by the host gcc under ASan+UBSan and TSan
 //!
 //! Every csrc/*.c file is part of the library; every test/c/t_*.c file is a
-//! test program; every tools/c/*.c and bench/c/*.c file is a program linked
-//! against the library. Adding a file needs no edit here.
+//! test program (peer_*.c: helper processes of the tests, dump_*.c: programs
+//! that print C facts for the TypeScript tests); every tools/c/*.c and
+//! bench/c/*.c file is a program linked against the library. Adding a file
+//! needs no edit here. Headers: include/ (installed), test/check.h.
 const std = @import("std");
 
-const c_flags = [_][]const u8{
-    "-std=gnu11",
-    "-Wall",
-    "-Wextra",
-    "-Werror",
-    "-Wno-unused-parameter",
-    "-fno-strict-aliasing",
-};
+/// The one compiler flag list of the library and its programs, one flag a
+/// line: test/c/sanitize.sh and test/kernel/run.sh read the same file.
+fn cFlags(b: *std.Build) []const []const u8 {
+    const text = b.build_root.handle.readFileAlloc(b.allocator, "csrc/cflags", 4096) catch @panic("csrc/cflags");
+    var list: std.ArrayList([]const u8) = .empty;
+    var it = std.mem.tokenizeAny(u8, text, " \t\n");
+    while (it.next()) |flag| list.append(b.allocator, flag) catch @panic("OOM");
+    return list.items;
+}
 
 fn cFilesIn(b: *std.Build, dir: []const u8, prefix: []const u8) []const []const u8 {
     var list: std.ArrayList([]const u8) = .empty;
@@ -41,14 +44,16 @@ pub fn build(b: *std.Build) void {
     const target = b.standardTargetOptions(.{});
     const optimize = b.option(std.builtin.OptimizeMode, "optimize", "Debug, ReleaseSafe, ReleaseFast (default) or ReleaseSmall") orelse .ReleaseFast;
 
+    const c_flags = cFlags(b);
     const lib_mod = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true });
-    lib_mod.addIncludePath(b.path("csrc/include"));
-    lib_mod.addCSourceFiles(.{ .files = cFilesIn(b, "csrc", ""), .flags = &c_flags });
+    lib_mod.addIncludePath(b.path("include"));
+    lib_mod.addCSourceFiles(.{ .files = cFilesIn(b, "csrc", ""), .flags = c_flags });
     const lib = b.addLibrary(.{ .linkage = .dynamic, .name = "xbuf", .root_module = lib_mod });
     lib.setVersionScript(b.path("csrc/libxbuf.map"));
     b.installArtifact(lib);
-    b.installFile("csrc/include/xbuf.h", "include/xbuf.h");
-    b.installFile("csrc/include/xbuf_abi.h", "include/xbuf_abi.h");
+    // Every header of an exported call, and the ones they include.
+    for ([_][]const u8{ "xbuf.h", "xbuf/abi.h", "xbuf/kernel.h", "xbuf/latmus.h" }) |h|
+        b.installFile(b.fmt("include/{s}", .{h}), b.fmt("include/{s}", .{h}));
 
     // C programs linked against the library: tests and tools.
     const test_step = b.step("test", "Run the C tests (exit 0 pass, 1 fail, 77 skip)");
@@ -60,6 +65,7 @@ pub fn build(b: *std.Build) void {
     const groups = [_]struct { dir: []const u8, prefix: []const u8 }{
         .{ .dir = "test/c", .prefix = "t_" },
         .{ .dir = "test/c", .prefix = "peer_" },
+        .{ .dir = "test/c", .prefix = "dump_" },
         .{ .dir = "tools/c", .prefix = "" },
         .{ .dir = "bench/c", .prefix = "" },
     };
@@ -67,9 +73,10 @@ pub fn build(b: *std.Build) void {
         for (cFilesIn(b, g.dir, g.prefix)) |file| {
             const stem = std.fs.path.stem(file);
             const mod = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true });
-            mod.addIncludePath(b.path("csrc/include"));
+            mod.addIncludePath(b.path("include"));
+            mod.addIncludePath(b.path("test"));
             mod.addIncludePath(b.path("test/c"));
-            mod.addCSourceFile(.{ .file = b.path(file), .flags = &c_flags });
+            mod.addCSourceFile(.{ .file = b.path(file), .flags = c_flags });
             mod.linkLibrary(lib);
             const exe = b.addExecutable(.{ .name = stem, .root_module = mod });
             exe.root_module.addRPathSpecial("$ORIGIN/../lib");

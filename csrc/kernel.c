@@ -34,7 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
-#include "xbuf_kernel.h"
+#include "xbuf/kernel.h"
 
 bool xb_kernel_available(void)
 {

@@ -22,7 +22,7 @@
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
-#include "xbuf_latmus.h"
+#include "xbuf/latmus.h"
 
 #define NSEC_PER_SEC	1000000000LL
 #define NSEC_PER_USEC	1000LL

@@ -23,7 +23,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <evl/xbuf.h>
-#include "xbuf_kernel.h"
+#include "xbuf/kernel.h"
 
 /* The wire format, little-endian whatever the CPU. */
 struct latmus_record {

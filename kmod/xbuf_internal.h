@@ -43,8 +43,8 @@
 #include <linux/types.h>
 #include <linux/wait.h>
 #include <evl/xbuf.h>
-#include "xbuf_abi.h"
-#include "xbuf_kernel.h"
+#include "xbuf/abi.h"
+#include "xbuf/kernel.h"
 
 struct device;
 struct page;

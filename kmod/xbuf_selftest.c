@@ -24,7 +24,7 @@
 #include <linux/uaccess.h>
 #include <linux/wait.h>
 #include <evl/xbuf.h>
-#include "xbuf_kernel.h"
+#include "xbuf/kernel.h"
 
 struct selftest_session {
 	struct mutex lock;

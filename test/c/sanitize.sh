@@ -4,7 +4,7 @@
 set -eu -o pipefail
 cd "$(dirname "$0")/../.."
 CC=${CC:-gcc}
-CFLAGS="-std=gnu11 -O1 -g -Wall -Wextra -Wno-unused-parameter -Icsrc/include -Itest/c -pthread"
+CFLAGS="$(tr "\n" " " < csrc/cflags) -O1 -g -Iinclude -Itest -Itest/c -pthread"	# the library's one flag list
 status=0 passed=0 failed=0
 for san in "address,undefined" "thread"; do
 	out=zig-out/san-${san%%,*}

@@ -99,8 +99,8 @@ log "booting $(basename "$KERNEL")"
 
 # 3. The modules, out of a copy of the tree (keeps kmod/ clean), W=1 + sparse.
 SRC=$WORK/src
-rm -rf "$SRC" && mkdir -p "$SRC/csrc"
-cp -a "$ROOT/kmod" "$SRC/kmod" && cp -a "$ROOT/csrc/include" "$SRC/csrc/include"
+rm -rf "$SRC" && mkdir -p "$SRC"
+cp -a "$ROOT/kmod" "$SRC/kmod" && cp -a "$ROOT/include" "$SRC/include"
 (cd "$SRC/kmod" && make -s clean KDIR="$KDIR" >/dev/null 2>&1)
 make -C "$SRC/kmod" KDIR="$KDIR" W=1 -j2 >"$WORK/build.log" 2>&1
 rc=$?
@@ -137,7 +137,7 @@ install -m 755 "$ROOT/test/kernel/guest-init.sh" "$INITRD/init"
 # the guest always runs the sources under test).
 LIBOBJ=$WORK/libobj
 rm -rf "$LIBOBJ" && mkdir -p "$LIBOBJ"
-LIBFLAGS="-std=gnu11 -O2 -g -Wall -Wextra -Wno-unused-parameter -pthread -I$ROOT/csrc/include"
+LIBFLAGS="$(tr "\n" " " < "$ROOT/csrc/cflags") -O2 -g -pthread -I$ROOT/include"	# the library's one flag list
 for c in "$ROOT"/csrc/*.c; do
 	gcc $LIBFLAGS -c "$c" -o "$LIBOBJ/$(basename "$c" .c).o" 2>>"$WORK/cc-libxbuf.log" ||
 		{ cat "$WORK/cc-libxbuf.log"; die cc-libxbuf "library build failed"; }
@@ -152,7 +152,7 @@ for t in "$ROOT"/test/kernel/tests/t_*.c; do
 	n=$(basename "$t" .c)
 	lib=""
 	case $n in t_lib_*) lib="$WORK/libxbuf.a" ;; esac
-	gcc -static -O2 -g -Wall -Wextra -Werror -pthread -I"$ROOT/csrc/include" \
+	gcc -static $(tr "\n" " " < "$ROOT/csrc/cflags") -O2 -g -pthread -I"$ROOT/include" -I"$ROOT/test" \
 		"$t" $lib -o "$INITRD/tests/$n" 2>"$WORK/cc-$n.log" ||
 		{ cat "$WORK/cc-$n.log"; die "cc-$n" "test build failed"; }
 done

@@ -23,8 +23,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "xbuf_abi.h"
-#include "xbuf_kernel.h"
+#include "xbuf/abi.h"
+#include "xbuf/kernel.h"
 
 #define KT_PASS	0
 #define KT_FAIL	1

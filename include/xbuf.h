@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
-#include "xbuf_abi.h"
+#include "xbuf/abi.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,8 +40,7 @@ extern "C" {
 #define XBUF_CLONE_USER		(1 << 20)
 #define XBUF_CLONE_KERNEL	(1 << 21)
 
-/* Longest element name, without the leading '/'. */
-#define XBUF_NAME_MAX		63
+/* XBUF_NAME_MAX, the longest element name without the leading '/', and the name rule: xbuf/abi.h. */
 
 /* Fill levels, as EVL's sysfs "rings" attribute. */
 struct xbuf_rings {
@@ -185,7 +184,7 @@ int xbuf_arm(int fd, int events, size_t count);
 
 /*
  * The mapping, for bindings that view the rings directly: the base address
- * of this process's mapping of the element (laid out as xbuf_abi.h draws it).
+ * of this process's mapping of the element (laid out as xbuf/abi.h draws it).
  * It stays valid until the fd is closed.
  */
 void *xbuf_map_base(int fd);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * xbuf_latmus.h - the user-space latmus driver of libxbuf: a thread that
+ * xbuf/latmus.h - the user-space latmus driver of libxbuf: a thread that
  * measures the wake-up latency of a periodic timer (clock_nanosleep,
  * TIMER_ABSTIME, CLOCK_MONOTONIC) and sends one struct xbuf_latmus_record
  * per reporting interval into a cross-buffer's inbound ring, with the
@@ -21,7 +21,7 @@
 #define XBUF_LATMUS_H
 
 #include "xbuf.h"
-#include "xbuf_kernel.h"	/* struct xbuf_latmus_record: the wire format */
+#include "xbuf/kernel.h"	/* struct xbuf_latmus_record and its accumulator: the wire format */
 
 #ifdef __cplusplus
 extern "C" {

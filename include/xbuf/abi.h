@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * xbuf_abi.h - the shared-memory layout of one cross-buffer.
+ * xbuf/abi.h - the shared-memory layout of one cross-buffer, its ordering
+ * protocol, and the ring arithmetic both sides compute on it.
  *
- * Both producers of the mapping use this file unchanged: the user-space
- * backend (csrc/xbuf.c, a memfd or a POSIX shm object) and the kernel
- * module (kmod/). docs/ABI.md is the prose version of this comment.
+ * Both producers of the mapping include this file unchanged: the
+ * user-space backend (csrc/, a memfd or a file in /dev/shm) and the kernel
+ * module (kmod/). Every rule that both must apply alike (the layout, the
+ * clamped fill, the room, the short-read rule, element names) is a static
+ * inline function here, defined once. docs/ABI.md is the prose version.
  *
  * One cross-buffer is one mappable object. Offsets in the object ("file
  * offsets") and in a process's mapping ("map offsets") differ only in that
@@ -44,7 +47,7 @@
  * side writes, and the consumer endpoint of the ring it reads. Every endpoint
  * sits on its own cache line(s), so the two ends of a ring never share one.
  *
- * Memory-ordering protocol (pairs are named in csrc/ring.c and kmod/):
+ * Memory-ordering protocol (pairs are named in csrc/ring.c and kmod/xbuf_ring.c):
  *  - producer: copy the bytes, then store-release prod.pos        (P1)
  *    consumer: load-acquire prod.pos, then read the bytes         (C1, pairs with P1)
  *  - consumer: read the bytes, then store-release cons.pos        (C2)
@@ -64,6 +67,7 @@
 #define XBUF_ABI_H
 
 #include <linux/types.h>	/* __u32, __u64: the same in the kernel and in user space */
+#include <linux/errno.h>	/* EINVAL, ENAMETOOLONG, EEXIST: the same numbers on both sides */
 
 #define XBUF_MAGIC		0x46425858u	/* "XXBF" little-endian */
 #define XBUF_ABI_VERSION	1u
@@ -135,5 +139,138 @@ _Static_assert(sizeof(struct xbuf_shm_side) <= 4096, "side page");
 /* Which side produces ring R, and which consumes it. */
 #define XBUF_PRODUCER_SIDE(ring)	((ring) == XBUF_INBOUND ? XBUF_SIDE_DRIVER : XBUF_SIDE_APP)
 #define XBUF_CONSUMER_SIDE(ring)	((ring) == XBUF_INBOUND ? XBUF_SIDE_APP : XBUF_SIDE_DRIVER)
+
+/*
+ * Ring arithmetic. Positions are free-running; a side trusts only its own
+ * position and clamps every number it derives from the peer's, so a lying
+ * or broken peer can garble only its own traffic.
+ */
+
+/* Data size of a ring of `capacity` bytes: a power of two >= max(capacity, page); 0 = no ring. */
+static inline __u64 xbuf_abi_data_size(__u64 capacity, __u32 page)
+{
+	__u64 size = page;
+
+	if (!capacity)
+		return 0;
+	while (size < capacity)
+		size <<= 1;
+	return size;
+}
+
+/*
+ * The info page for two capacities, every field set (no padding in the
+ * struct): what both backends write at creation, and what an opener
+ * compares with. A direction of size 0 has data_size, data_file_off and
+ * data_map_off all 0.
+ */
+static inline void xbuf_abi_layout(struct xbuf_shm_info *info, __u64 icap, __u64 ocap,
+				   __u32 page)
+{
+	__u64 file_off = (__u64)XBUF_HEADER_PAGES * page, map_off = file_off;
+	__u64 caps[2] = { icap, ocap };
+	int r;
+
+	info->magic = XBUF_MAGIC;
+	info->abi_version = XBUF_ABI_VERSION;
+	info->page_size = page;
+	info->header_pages = XBUF_HEADER_PAGES;
+	for (r = 0; r < 2; r++) {
+		struct xbuf_shm_ring_info *ri = &info->ring[r];
+		__u64 size = xbuf_abi_data_size(caps[r], page);
+
+		ri->capacity = caps[r];
+		ri->data_size = size;
+		ri->data_file_off = size ? file_off : 0;
+		ri->data_map_off = size ? map_off : 0;
+		file_off += size;
+		map_off += 2 * size;
+	}
+	info->file_size = file_off;
+	info->map_size = map_off;
+}
+
+/*
+ * Bytes a consumer may read: prod - cons clamped to [0, capacity]. A
+ * producer position behind the consumer's reads as empty.
+ */
+static inline __u64 xbuf_abi_fill(__u64 capacity, __u64 prod, __u64 cons)
+{
+	__u64 fill = prod - cons;
+
+	if ((__s64)fill < 0)
+		return 0;
+	return fill > capacity ? capacity : fill;
+}
+
+/*
+ * Bytes a producer may write. A consumer position ahead of the producer's,
+ * or more than a ring behind it, leaves no room: never overwrite what may
+ * be unread.
+ */
+static inline __u64 xbuf_abi_room(__u64 capacity, __u64 prod, __u64 cons)
+{
+	__u64 used = prod - cons;
+
+	return used > capacity ? 0 : capacity - used;
+}
+
+/*
+ * EVL's short-read rule: a blocking read takes fewer than `count` bytes
+ * only when a writer is stuck: it sleeps (waiters != 0), there is
+ * something to read (fill > 0), and the room left is less than the
+ * smallest write waiting for room (`wanted`). A writer that fits is about
+ * to run, not stuck.
+ */
+static inline int xbuf_abi_writer_stuck(__u64 capacity, __u64 fill, __u32 waiters, __u64 wanted)
+{
+	return waiters && fill && capacity - fill < wanted;
+}
+
+/*
+ * Names of /dev/xbuf/ that are devices of the module, not elements: no
+ * public element of either backend may take them (-EEXIST), so a name
+ * means the same element whichever backend serves it.
+ */
+#define XBUF_RESERVED_NAMES	{ "clone", "latmus", "selftest" }
+
+static inline int xbuf_abi_streq(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
+/*
+ * One rule for element names, both backends: at most XBUF_NAME_MAX bytes
+ * (-ENAMETOOLONG); not "." or ".."; no '/', no control character, no
+ * leading '@' (sysfs names private elements "@<id>"): -EINVAL. A public
+ * element needs a name (-EINVAL) that is not reserved (-EEXIST); a
+ * private one may have none. `name` is without the leading '/'.
+ */
+#define XBUF_NAME_MAX		63
+
+static inline int xbuf_abi_check_name(const char *name, int public)
+{
+	static const char *const reserved[] = XBUF_RESERVED_NAMES;
+	const unsigned char *p;
+	unsigned int i;
+
+	for (p = (const unsigned char *)name; *p; p++) {
+		if (p - (const unsigned char *)name >= XBUF_NAME_MAX)
+			return -ENAMETOOLONG;
+		if (*p == '/' || *p < 0x20 || *p == 0x7f)
+			return -EINVAL;
+	}
+	if (!*name)
+		return public ? -EINVAL : 0;
+	if (*name == '@' || xbuf_abi_streq(name, ".") || xbuf_abi_streq(name, ".."))
+		return -EINVAL;
+	if (public)
+		for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+			if (xbuf_abi_streq(name, reserved[i]))
+				return -EEXIST;
+	return 0;
+}
 
 #endif /* XBUF_ABI_H */

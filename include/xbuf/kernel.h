@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * xbuf_kernel.h - the uapi of the kernel backend (kmod/): device names,
- * ioctl numbers and structures. Usable from the kernel and from user space.
+ * xbuf/kernel.h - the uapi of the kernel backend (kmod/): device names,
+ * ioctl numbers and structures, and the latmus record with the one
+ * accumulator both samplers use. Usable from the kernel and from user space.
  *
  * Devices (devtmpfs creates them; no udev needed):
  *
@@ -12,7 +13,7 @@
  *
  * An element fd serves read(2) (inbound: driver -> app), write(2)
  * (outbound: app -> driver), poll(2), the ioctls below, and mmap(2) of the
- * layout of xbuf_abi.h. mmap offsets are *map* offsets: offset 0 length
+ * layout of xbuf/abi.h. mmap offsets are *map* offsets: offset 0 length
  * info.map_size maps the whole element (data areas twice); any page-aligned
  * sub-range may be mapped alone (e.g. the info page first).
  *
@@ -30,7 +31,8 @@
 #ifndef XBUF_KERNEL_H
 #define XBUF_KERNEL_H
 
-#include <linux/types.h>	/* __u32, __u64, __s32, __s64: as in xbuf_abi.h */
+#include <linux/types.h>	/* __u32, __u64, __s32, __s64, __le32, __le64: as in xbuf/abi.h */
+#include <asm/byteorder.h>	/* __cpu_to_le32(), __cpu_to_le64() */
 #ifdef __KERNEL__
 #include <linux/ioctl.h>
 #else
@@ -124,13 +126,71 @@ struct xbuf_latmus_req {
 	__u32 interval_us;
 };
 
-struct xbuf_latmus_record {		/* little-endian, packed, 24 bytes */
-	__u64 sum_lat;			/* ns, sum over `samples` */
-	__s32 min_lat;			/* ns */
-	__s32 max_lat;			/* ns */
-	__u32 overruns;			/* timer periods missed */
-	__u32 samples;
+struct xbuf_latmus_record {		/* little-endian whatever the CPU, packed, 24 bytes */
+	__le64 sum_lat;			/* ns, sum over `samples` */
+	__le32 min_lat;			/* ns, signed */
+	__le32 max_lat;			/* ns, signed */
+	__le32 overruns;		/* timer periods missed */
+	__le32 samples;
 } __attribute__((packed));
+
+/*
+ * The one accumulator of both samplers (csrc/latmus.c's thread,
+ * kmod/latmus.c's hrtimer), so both send the same records by the same rule:
+ *
+ *   latency  = actual wake-up time - expected wake-up time, ns, clamped to s32
+ *   missed   = whole periods skipped before this wake-up (an overrun each)
+ *   a record covers samples + overruns periods and is due once they cover
+ *   the interval (per_interval periods); missed periods go to the record
+ *   being filled even past the interval's end, so samples + overruns always
+ *   says exactly how much scheduled time a record covers.
+ */
+struct xbuf_latmus_acc {
+	__u64 sum;
+	__s32 min, max;
+	__u32 overruns, samples;
+	__u64 periods;			/* samples + overruns */
+};
+
+static inline void xbuf_latmus_acc_reset(struct xbuf_latmus_acc *a)
+{
+	a->sum = 0;
+	a->min = 0x7fffffff;
+	a->max = -0x7fffffff - 1;
+	a->overruns = 0;
+	a->samples = 0;
+	a->periods = 0;
+}
+
+/* Add one sample; nonzero when the record is due (then send it and reset). */
+static inline int xbuf_latmus_acc_add(struct xbuf_latmus_acc *a, __s64 lat, __u64 missed,
+				      __u32 per_interval)
+{
+	if (lat > 0x7fffffff)
+		lat = 0x7fffffff;	/* > 2 s late: the record's s32 saturates */
+	if (lat < -0x7fffffff - 1)
+		lat = -0x7fffffff - 1;
+	a->sum += (__u64)lat;
+	if (lat < a->min)
+		a->min = (__s32)lat;
+	if (lat > a->max)
+		a->max = (__s32)lat;
+	a->samples++;
+	a->overruns += (__u32)missed;
+	a->periods += missed + 1;
+	return a->periods >= per_interval;
+}
+
+/* The wire record of what the accumulator holds. */
+static inline void xbuf_latmus_acc_record(const struct xbuf_latmus_acc *a,
+					  struct xbuf_latmus_record *rec)
+{
+	rec->sum_lat = __cpu_to_le64(a->sum);
+	rec->min_lat = __cpu_to_le32((__u32)a->min);
+	rec->max_lat = __cpu_to_le32((__u32)a->max);
+	rec->overruns = __cpu_to_le32(a->overruns);
+	rec->samples = __cpu_to_le32(a->samples);
+}
 
 struct xbuf_latmus_stats {
 	__u64 records;			/* records written */
@@ -166,10 +226,8 @@ struct xbuf_kio {
 #define XBUF_SELFTEST_IOC_KREAD	 _IOW(XBUF_IOC_MAGIC, 0x22, struct xbuf_kio)
 #define XBUF_SELFTEST_IOC_KWRITE _IOW(XBUF_IOC_MAGIC, 0x23, struct xbuf_kio)
 
-#ifdef __KERNEL__
 _Static_assert(sizeof(struct xbuf_clone_req) == 88, "clone req");
 _Static_assert(sizeof(struct xbuf_latmus_record) == 24, "latmus record");
 _Static_assert(sizeof(struct xbuf_latmus_req) == 12, "latmus req");
-#endif
 
 #endif /* XBUF_KERNEL_H */
