@@ -32,6 +32,16 @@ export class XBufError extends Error {
   }
 }
 
+/**
+ * What every C call of the binding returns through: `ret` itself when it
+ * is not negative, else the XBufError of errno -ret, its message led by
+ * `what` (the operation, and the name when there is one).
+ */
+export function check(ret: number, what: string): number {
+  if (ret < 0) throw XBufError.fromErrno(ret, what);
+  return ret;
+}
+
 /** Linux errno numbers the library can return. */
 const ERRNO_NAMES: Record<number, string> = {
   1: "EPERM", 2: "ENOENT", 4: "EINTR", 9: "EBADF", 11: "EAGAIN", 12: "ENOMEM",

@@ -12,20 +12,19 @@
  * reads asynchronously. A pending read of that pipe is what keeps the
  * process alive while a read or write waits, and only then.
  */
-import { XBufError } from "./errors.ts";
+import { check, XBufError } from "./errors.ts";
 import { C } from "./ffi/symbols.ts";
 import { getNative } from "./ffi/index.ts";
 import type { Native, NativeLib } from "./ffi/native.ts";
+import { SHM_INFO_RING, XbufRings, XbufRingStat, XbufShmInfo, XbufShmRingInfo, XbufStat } from "./layout.ts";
 import { RecordBatch, type FieldType, type RecordLayout } from "./records.ts";
 
-const INFO_RING_OFFSET = 32; // offsetof(struct xbuf_shm_info, ring)
 /**
  * Before an async wait sleeps, it polls the ring for this long: a sleep and
  * its wake-up cost about 60 µs here (helper thread, pipe, event loop), so a
  * peer that answers sooner is caught without either.
  */
 const DEFAULT_SPIN_US = 50;
-const INFO_RING_SIZE = 32; // sizeof(struct xbuf_shm_ring_info)
 
 /** One ring as this process maps it. */
 interface Ring {
@@ -184,7 +183,7 @@ export class XBuf {
     const base = this.#lib.xbuf_map_base(fd);
     const hold = this.#lib.xbuf_map_hold(fd);
     if (!base || !hold) throw new XBufError("EBADF", `fd ${fd} is not a cross-buffer`);
-    const info = new DataView(native.foreignBuffer(base, 4096));
+    const info = XbufShmRingInfo.cursor(new DataView(native.foreignBuffer(base, XbufShmInfo.size)));
     this.#in = this.#mapRing(base, info, 0);
     this.#out = this.#mapRing(base, info, 1);
     this.#name = native.cString(this.#lib.xbuf_name(fd));
@@ -197,12 +196,10 @@ export class XBuf {
     unclosed.register(this, { native, files: this.#files }, this);
   }
 
-  #mapRing(base: number, info: DataView, index: number): Ring | null {
-    const at = INFO_RING_OFFSET + index * INFO_RING_SIZE;
-    const u64 = (o: number) => info.getUint32(at + o, true) + info.getUint32(at + o + 4, true) * 2 ** 32;
-    const capacity = u64(0);
-    const dataSize = u64(8);
-    const mapOff = u64(24);
+  /** Ring `index` (XBUF_INBOUND, XBUF_OUTBOUND) as the info page describes it; null if it has none. */
+  #mapRing(base: number, info: ReturnType<typeof XbufShmRingInfo.cursor>, index: 0 | 1): Ring | null {
+    info.offset = SHM_INFO_RING[index];
+    const { capacity, data_size: dataSize, data_map_off: mapOff } = info;
     if (!dataSize) return null;
     const buffer = this.#native.foreignBuffer(base + mapOff, 2 * dataSize);
     return { base: base + mapOff, capacity, bytes: new Uint8Array(buffer), view: new DataView(buffer) };
@@ -230,8 +227,7 @@ export class XBuf {
     const flags =
       (options.public ? C.XBUF_CLONE_PUBLIC : 0) | (options.nonblock ? C.XBUF_CLONE_NONBLOCK : 0) | backendFlags(options.backend);
     const fmt = cString(name.replaceAll("%", "%%"));
-    const fd = native.lib.xbuf_create(inbound, outbound, flags, native.addressOf(fmt));
-    if (fd < 0) throw XBufError.fromErrno(fd, `create ${JSON.stringify(name)}`);
+    const fd = check(native.lib.xbuf_create(inbound, outbound, flags, native.addressOf(fmt)), `create ${JSON.stringify(name)}`);
     const xb = new XBuf(native, fd);
     if (options.spinUs !== undefined) xb.spinUs = options.spinUs;
     return xb;
@@ -250,8 +246,7 @@ export class XBuf {
     const flags = (options.nonblock ? C.XBUF_CLONE_NONBLOCK : 0) | backendFlags(options.backend);
     const native = getNative();
     const cname = cString(name);
-    const fd = native.lib.xbuf_open(native.addressOf(cname), flags);
-    if (fd < 0) throw XBufError.fromErrno(fd, `open ${JSON.stringify(name)}`);
+    const fd = check(native.lib.xbuf_open(native.addressOf(cname), flags), `open ${JSON.stringify(name)}`);
     const xb = new XBuf(native, fd);
     if (options.spinUs !== undefined) xb.spinUs = options.spinUs;
     return xb;
@@ -371,8 +366,7 @@ export class XBuf {
   }
 
   #takeCopy(ring: Ring, got: number, what: string): Uint8Array {
-    if (got < 0) throw XBufError.fromErrno(got, what);
-    if (got === 0) return new Uint8Array(0);
+    if (check(got, what) === 0) return new Uint8Array(0);
     const off = this.#offset(ring);
     const copy = ring.bytes.slice(off, off + got);
     this.#lib.xbuf_read_end(this.#fd, got);
@@ -421,8 +415,7 @@ export class XBuf {
   }
 
   #putCopy(ring: Ring, bytes: Uint8Array, got: number, what: string): number {
-    if (got < 0) throw XBufError.fromErrno(got, what);
-    if (got === 0) return 0;
+    if (check(got, what) === 0) return 0;
     ring.bytes.set(bytes, this.#offset(ring));
     this.#lib.xbuf_write_end(this.#fd, got);
     return got;
@@ -447,7 +440,7 @@ export class XBuf {
         await this.#wait(C.XBUF_POLLOUT, count);
         continue;
       }
-      if (got < 0) throw XBufError.fromErrno(got, "produce");
+      check(got, "produce");
       const off = this.#offset(ring);
       this.#heldOut = got;
       try {
@@ -496,7 +489,7 @@ export class XBuf {
           return;
         }
         if (got === -C.EPIPE) return; // the producer is gone and everything it wrote was read
-        if (got < 0) throw XBufError.fromErrno(got, "views");
+        check(got, "views");
         const off = this.#offset(ring);
         this.#heldIn = got;
         yield ring.bytes.subarray(off, off + got);
@@ -543,7 +536,7 @@ export class XBuf {
           return;
         }
         if (got === -C.EPIPE) return;
-        if (got < 0) throw XBufError.fromErrno(got, "recordBatches");
+        check(got, "recordBatches");
         const records = Math.floor(got / size);
         if (!records) {
           // A record still being written: wait for the rest of it.
@@ -571,13 +564,10 @@ export class XBuf {
    */
   rings(): RingLevels {
     this.#check();
-    const out = new BigUint64Array(4);
-    const ret = this.#lib.xbuf_rings(this.#fd, this.#native.addressOf(out));
-    if (ret < 0) throw XBufError.fromErrno(ret, "rings");
-    return {
-      inbound: { fill: Number(out[0]), size: Number(out[1]) },
-      outbound: { fill: Number(out[2]), size: Number(out[3]) },
-    };
+    const out = new Uint8Array(XbufRings.size);
+    check(this.#lib.xbuf_rings(this.#fd, this.#native.addressOf(out)), "rings");
+    const r = XbufRings.cursor(new DataView(out.buffer));
+    return { inbound: { fill: r.ifill, size: r.isize }, outbound: { fill: r.ofill, size: r.osize } };
   }
 
   /**
@@ -591,28 +581,29 @@ export class XBuf {
    */
   stat(): { inbound: RingStat; outbound: RingStat } {
     this.#check();
-    const raw = new BigUint64Array(24); // struct xbuf_stat: 2 x 96 bytes
-    const ret = this.#lib.xbuf_stat(this.#fd, this.#native.addressOf(raw));
-    if (ret < 0) throw XBufError.fromErrno(ret, "stat");
-    const u32 = new Uint32Array(raw.buffer);
-    const i32 = new Int32Array(raw.buffer);
-    const ring = (k: number): RingStat => ({
-      capacity: Number(raw[k]),
-      fill: Number(raw[k + 1]),
-      produced: Number(raw[k + 2]),
-      consumed: Number(raw[k + 3]),
-      writes: Number(raw[k + 4]),
-      reads: Number(raw[k + 5]),
-      writeEagain: Number(raw[k + 6]),
-      readEagain: Number(raw[k + 7]),
-      producerWakeups: Number(raw[k + 8]),
-      consumerWakeups: Number(raw[k + 9]),
-      producerWaiters: u32[2 * k + 20]!,
-      consumerWaiters: u32[2 * k + 21]!,
-      producerPid: i32[2 * k + 22]!,
-      consumerPid: i32[2 * k + 23]!,
-    });
-    return { inbound: ring(0), outbound: ring(12) };
+    const raw = new Uint8Array(XbufStat.size);
+    check(this.#lib.xbuf_stat(this.#fd, this.#native.addressOf(raw)), "stat");
+    const c = XbufRingStat.cursor(new DataView(raw.buffer));
+    const ring = (at: number): RingStat => {
+      c.offset = at;
+      return {
+        capacity: c.capacity,
+        fill: c.fill,
+        produced: c.produced,
+        consumed: c.consumed,
+        writes: c.writes,
+        reads: c.reads,
+        writeEagain: c.write_eagain,
+        readEagain: c.read_eagain,
+        producerWakeups: c.producer_wakeups,
+        consumerWakeups: c.consumer_wakeups,
+        producerWaiters: c.producer_waiters,
+        consumerWaiters: c.consumer_waiters,
+        producerPid: c.producer_pid,
+        consumerPid: c.consumer_pid,
+      };
+    };
+    return { inbound: ring(XbufStat.offsets["inbound.capacity"]), outbound: ring(XbufStat.offsets["outbound.capacity"]) };
   }
 
   /**
@@ -683,14 +674,14 @@ export class XBuf {
       count = Math.min(count, w.count);
     }
     if (events === (C.XBUF_POLLIN | C.XBUF_POLLOUT)) count = 1; // any progress: each waiter re-checks its own
-    if (this.#files.notify < 0) {
-      const fd = this.#lib.xbuf_notify_fd(this.#fd);
-      if (fd < 0) return this.#settle(XBufError.fromErrno(fd, "notify"));
-      this.#files.notify = fd;
+    let ready: number;
+    try {
+      if (this.#files.notify < 0) this.#files.notify = check(this.#lib.xbuf_notify_fd(this.#fd), "notify");
+      ready = check(this.#lib.xbuf_arm(this.#fd, events, count), "wait");
+    } catch (e) {
+      return this.#settle(e as XBufError);
     }
-    const ret = this.#lib.xbuf_arm(this.#fd, events, count);
-    if (ret < 0) return this.#settle(XBufError.fromErrno(ret, "wait"));
-    if (ret === 1) return this.#settle(null);
+    if (ready === 1) return this.#settle(null);
     this.#armed = true;
     this.#native.readByte(this.#files.notify).then(
       (byte) => {

@@ -6,9 +6,13 @@ import { parse } from "./args.ts";
 
 const SHM_DIR = "/dev/shm";
 const PREFIX = "xbuf.";
-/** Public elements of xbuf.ko, beside its own device nodes. */
+/**
+ * Public elements of xbuf.ko, beside its own device nodes (clone, latmus,
+ * ...: XBUF_RESERVED_NAMES of include/xbuf/abi.h, the one list): the
+ * library refuses to open those as elements (ENOENT), so they are skipped
+ * like an element gone meanwhile, with no list of them here.
+ */
 const KERNEL_DIR = "/dev/xbuf";
-const KERNEL_DEVICES = new Set(["clone", "latmus", "selftest"]);
 
 export interface Listed {
   name: string;
@@ -27,16 +31,15 @@ function entries(dir: string): string[] {
 
 /**
  * Open each public element in turn: /dev/shm/xbuf.* (user space; one whose
- * creator died does not open: ENOENT) and /dev/xbuf/<name> (the kernel's).
+ * creator died does not open: ENOENT) and /dev/xbuf/<name> (the kernel's;
+ * the module's own device nodes do not open as elements: ENOENT).
  */
 export function listElements(warn: (line: string) => void = () => {}): Listed[] {
   const candidates: [string, "user" | "kernel"][] = [
     ...entries(SHM_DIR)
       .filter((f) => f.startsWith(PREFIX) && f.length > PREFIX.length)
       .map((f): [string, "user"] => [f.slice(PREFIX.length), "user"]),
-    ...entries(KERNEL_DIR)
-      .filter((f) => !KERNEL_DEVICES.has(f))
-      .map((f): [string, "kernel"] => [f, "kernel"]),
+    ...entries(KERNEL_DIR).map((f): [string, "kernel"] => [f, "kernel"]),
   ];
   const out: Listed[] = [];
   for (const [name, backend] of candidates) {
@@ -45,7 +48,7 @@ export function listElements(warn: (line: string) => void = () => {}): Listed[] 
       xb = XBuf.open(name, { backend });
       out.push({ name, backend, ...xb.rings() });
     } catch (e) {
-      // Gone meanwhile, or its creator died: not a live element.
+      // Gone meanwhile, its creator died, or a device node of the module: not a live element.
       if (!(e instanceof XBufError && e.code === "ENOENT")) warn(`xbuf ls: ${name}: ${(e as Error).message}`);
     } finally {
       xb?.close();

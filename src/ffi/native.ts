@@ -1,10 +1,69 @@
 /**
  * What the binding needs from a JavaScript runtime's FFI. One adapter per
  * runtime implements it (bun.ts today); nothing else in src/ touches FFI.
+ *
+ * The TypeScript types of the C functions are derived from the symbol
+ * tables (symbols.ts, latmus/symbols.ts): a table names each argument's
+ * and the return value's C type, and ArgType/ReturnType below say what
+ * those are in TypeScript. That mapping is the one place a runtime's
+ * conventions show: under Bun, pointers and 64-bit integers are numbers.
+ * A Deno adapter, whose u64 arguments are bigints, either converts in its
+ * own wrappers (callers unchanged) or changes `u64` here, and the type
+ * checker then lists every call site to adapt.
  */
+import type { symbols } from "./symbols.ts";
+
+/** C types a symbol table may name (bun:ffi's spelling; "i64_fast": a number when it fits). */
+export type CType = "i32" | "u32" | "u64" | "i64_fast" | "ptr" | "void";
+
+/** TypeScript type of a C argument, by its table name. Pointers are addresses. */
+export interface ArgType {
+  i32: number;
+  u32: number;
+  u64: number;
+  i64_fast: number;
+  ptr: number;
+  void: never;
+}
+
+/** TypeScript type of a C return value, by its table name. A NULL pointer is 0 (or null). */
+export interface ReturnType {
+  i32: number;
+  u32: number;
+  u64: number;
+  i64_fast: number;
+  ptr: number;
+  void: void;
+}
+
+/** One C function: its argument types, in order, and its return type. */
+export interface Signature {
+  readonly args: readonly CType[];
+  readonly returns: CType;
+}
+
+/** A table of C functions of libxbuf, by symbol name. */
+export type SymbolTable = { readonly [name: string]: Signature };
+
+type Args<A extends readonly CType[]> = { -readonly [I in keyof A]: ArgType[A[I] & CType] };
+
+/** The callable of one signature. */
+export type CFunction<S extends Signature> = (...args: Args<S["args"]>) => ReturnType[S["returns"]];
+
+/** The functions of a symbol table, as a runtime adapter binds them. */
+export type Bound<T extends SymbolTable> = { readonly [K in keyof T]: CFunction<T[K]> };
+
+/** The core calls of libxbuf (symbols.ts). */
+export type NativeLib = Bound<typeof symbols>;
+
 export interface Native {
   /** The C functions of `symbols`, called directly. Pointers are numbers. */
   readonly lib: NativeLib;
+  /**
+   * Another table of functions of the same library (the latmus calls):
+   * bound on first use, the same object on every later call.
+   */
+  bind<T extends SymbolTable>(table: T): Bound<T>;
   /** Address of a typed array's first byte (must stay referenced while C uses it). */
   addressOf(view: ArrayBufferView): number;
   /** Read a pointer stored at an address. */
@@ -17,27 +76,4 @@ export interface Native {
   readByte(fd: number): Promise<number>;
   /** Close a plain file descriptor. */
   closeFd(fd: number): void;
-}
-
-export interface NativeLib {
-  xbuf_create(i: number, o: number, flags: number, fmt: number): number;
-  xbuf_open(name: number, flags: number): number;
-  xbuf_close(fd: number): number;
-  xbuf_read_begin(fd: number, count: number, flags: number, data: number): number;
-  xbuf_read_end(fd: number, n: number): number;
-  xbuf_write_begin(fd: number, count: number, flags: number, data: number): number;
-  xbuf_write_end(fd: number, n: number): number;
-  xbuf_rings(fd: number, out: number): number;
-  xbuf_stat(fd: number, out: number): number;
-  xbuf_name(fd: number): number;
-  xbuf_poll(fd: number, events: number, count: number, timeoutMs: number): number;
-  xbuf_notify_fd(fd: number): number;
-  xbuf_arm(fd: number, events: number, count: number): number;
-  xbuf_map_base(fd: number): number;
-  xbuf_map_hold(fd: number): number;
-  xbuf_map_release(hold: number): void;
-  xbuf_backend(fd: number): number;
-  xbuf_latmus_start(efd: number, periodUs: number, intervalUs: number, cpu: number, priority: number, out: number): number;
-  xbuf_latmus_info(lm: number, info: number): number;
-  xbuf_latmus_stop(lm: number, last: number): number;
 }

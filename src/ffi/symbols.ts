@@ -1,6 +1,10 @@
+import type { SymbolTable } from "./native.ts";
+
 /**
- * Every C function the binding calls, in one table, with the C type beside
- * each argument. Runtime adapters (bun.ts, later deno.ts) load exactly this.
+ * The core C functions of libxbuf the binding calls (xbuf.h), in one
+ * table, with the C declaration above each. Runtime adapters (bun.ts,
+ * later deno.ts) load exactly this; native.ts derives the NativeLib type
+ * from it. The latmus calls have their own table: src/latmus/symbols.ts.
  */
 export const symbols = {
   // int xbuf_create(size_t i_bufsz, size_t o_bufsz, int flags, const char *fmt, ...)
@@ -38,14 +42,7 @@ export const symbols = {
   xbuf_map_release: { args: ["ptr"], returns: "void" },
   // int xbuf_backend(int fd)
   xbuf_backend: { args: ["i32"], returns: "i32" },
-  // int xbuf_latmus_start(int efd, unsigned period_us, unsigned interval_us, int cpu, int priority,
-  //                       struct xbuf_latmus **out)
-  xbuf_latmus_start: { args: ["i32", "u32", "u32", "i32", "i32", "ptr"], returns: "i32" },
-  // int xbuf_latmus_info(struct xbuf_latmus *lm, struct xbuf_latmus_info *info)
-  xbuf_latmus_info: { args: ["ptr", "ptr"], returns: "i32" },
-  // int xbuf_latmus_stop(struct xbuf_latmus *lm, struct xbuf_latmus_info *last)
-  xbuf_latmus_stop: { args: ["ptr", "ptr"], returns: "i32" },
-} as const;
+} as const satisfies SymbolTable;
 
 /** Constants of xbuf.h. */
 export const C = {

@@ -2,9 +2,13 @@
  * The user-space latmus driver (csrc/latmus.c) through the FFI: a C
  * sampler thread writing records into an element's inbound ring.
  */
-import { XBufError } from "../errors.ts";
+import { check } from "../errors.ts";
 import { getNative } from "../ffi/index.ts";
-import type { Native } from "../ffi/native.ts";
+import type { Bound, Native } from "../ffi/native.ts";
+import { XbufLatmusInfo } from "../layout.ts";
+import { latmusSymbols } from "./symbols.ts";
+
+type LatmusLib = Bound<typeof latmusSymbols>;
 
 /** xbuf_latmus.h: the longest period, µs. */
 export const XBUF_LATMUS_MAX_PERIOD_US = 1_000_000;
@@ -56,32 +60,29 @@ export function policyName(policy: number): string {
 /** One sampling session; stop() it exactly once. */
 export class UserLatmus {
   #native: Native;
+  #lib: LatmusLib;
   #handle: number;
-  /** struct xbuf_latmus_info: 4 x u64, then 8 x int (64 bytes). */
-  #raw = new BigUint64Array(8);
-  #i32 = new Int32Array(this.#raw.buffer);
-  #u32 = new Uint32Array(this.#raw.buffer);
+  /** struct xbuf_latmus_info, filled by the C calls, read through one cursor. */
+  #raw = new Uint8Array(XbufLatmusInfo.size);
+  #info = XbufLatmusInfo.cursor(new DataView(this.#raw.buffer));
   #last: LatmusInfo | null = null;
 
-  private constructor(native: Native, handle: number) {
+  private constructor(native: Native, lib: LatmusLib, handle: number) {
     this.#native = native;
+    this.#lib = lib;
     this.#handle = handle;
   }
 
   /** Start sampling into the element `fd` (XBuf.fd) of this process. */
   static start(fd: number, options: LatmusStartOptions): UserLatmus {
     const native = getNative();
-    const slot = new BigUint64Array(1);
-    const ret = native.lib.xbuf_latmus_start(
-      fd,
-      options.periodUs,
-      options.intervalUs,
-      options.cpu ?? -1,
-      options.priority ?? 0,
-      native.addressOf(slot),
+    const lib = native.bind(latmusSymbols);
+    const slot = new BigUint64Array(1); // struct xbuf_latmus *
+    check(
+      lib.xbuf_latmus_start(fd, options.periodUs, options.intervalUs, options.cpu ?? -1, options.priority ?? 0, native.addressOf(slot)),
+      "latmus start",
     );
-    if (ret < 0) throw XBufError.fromErrno(ret, "latmus start");
-    return new UserLatmus(native, Number(slot[0]));
+    return new UserLatmus(native, lib, Number(slot[0]));
   }
 
   get stopped(): boolean {
@@ -91,8 +92,7 @@ export class UserLatmus {
   /** Current counters (the final ones once stopped). */
   info(): LatmusInfo {
     if (this.#last) return this.#last;
-    const ret = this.#native.lib.xbuf_latmus_info(this.#handle, this.#native.addressOf(this.#raw));
-    if (ret < 0) throw XBufError.fromErrno(ret, "latmus info");
+    check(this.#lib.xbuf_latmus_info(this.#handle, this.#native.addressOf(this.#raw)), "latmus info");
     return this.#decode();
   }
 
@@ -103,27 +103,25 @@ export class UserLatmus {
    */
   stop(): LatmusInfo {
     if (this.#last) return this.#last;
-    const ret = this.#native.lib.xbuf_latmus_stop(this.#handle, this.#native.addressOf(this.#raw));
-    if (ret < 0) throw XBufError.fromErrno(ret, "latmus stop");
+    check(this.#lib.xbuf_latmus_stop(this.#handle, this.#native.addressOf(this.#raw)), "latmus stop");
     this.#last = this.#decode();
     return this.#last;
   }
 
   #decode(): LatmusInfo {
-    const r = this.#raw;
-    const i = this.#i32;
+    const i = this.#info;
     return {
-      records: Number(r[0]),
-      dropped: Number(r[1]),
-      samples: Number(r[2]),
-      overruns: Number(r[3]),
-      periodUs: this.#u32[8]!,
-      intervalUs: this.#u32[9]!,
-      policy: i[10]!,
-      priority: i[11]!,
-      cpu: i[12]!,
-      error: i[13]!,
-      running: i[14] !== 0,
+      records: i.records,
+      dropped: i.dropped,
+      samples: i.samples,
+      overruns: i.overruns,
+      periodUs: i.period_us,
+      intervalUs: i.interval_us,
+      policy: i.policy,
+      priority: i.priority,
+      cpu: i.cpu,
+      error: i.error,
+      running: i.running !== 0,
     };
   }
 }

@@ -1,24 +1,12 @@
 /**
  * The latmus wire format: one record per reporting interval, as both the
- * user-space driver (csrc/latmus.c) and the kernel companion
- * (kmod/latmus.c) send it. struct xbuf_latmus_record, little-endian,
- * natural C layout (no padding needed), 24 bytes:
- *
- *   u64 sum_lat;   ns, over `samples` wake-ups
- *   s32 min_lat;   ns
- *   s32 max_lat;   ns
- *   u32 overruns;  periods missed
- *   u32 samples;   wake-ups measured
+ * user-space sampler (csrc/latmus.c) and the kernel companion
+ * (kmod/latmus.c) send it: struct xbuf_latmus_record of
+ * include/xbuf/kernel.h, whose layout is src/layout.ts's LatmusRecord.
  */
-import { defineRecord } from "../records.ts";
+import { LatmusRecord } from "../layout.ts";
 
-export const LatmusRecord = defineRecord({
-  sum_lat: "u64",
-  min_lat: "s32",
-  max_lat: "s32",
-  overruns: "u32",
-  samples: "u32",
-});
+export { LatmusRecord };
 
 /** The fields of one record, as read from a cursor (numbers, ns). */
 export interface LatmusSample {
@@ -29,13 +17,15 @@ export interface LatmusSample {
   readonly samples: number;
 }
 
+const AT = LatmusRecord.offsets;
+
 /** Encode a record (tests, fixtures): the C layout, little-endian. */
 export function encodeLatmusRecord(r: LatmusSample, into = new Uint8Array(LatmusRecord.size), at = 0): Uint8Array {
   const dv = new DataView(into.buffer, into.byteOffset + at, LatmusRecord.size);
-  dv.setBigUint64(0, BigInt(r.sum_lat), true);
-  dv.setInt32(8, r.min_lat, true);
-  dv.setInt32(12, r.max_lat, true);
-  dv.setUint32(16, r.overruns, true);
-  dv.setUint32(20, r.samples, true);
+  dv.setBigUint64(AT.sum_lat, BigInt(r.sum_lat), true);
+  dv.setInt32(AT.min_lat, r.min_lat, true);
+  dv.setInt32(AT.max_lat, r.max_lat, true);
+  dv.setUint32(AT.overruns, r.overruns, true);
+  dv.setUint32(AT.samples, r.samples, true);
   return into;
 }

@@ -3,6 +3,7 @@
  * the peer process, and the byte pattern the C tests use.
  */
 import { dlopen, ptr, FFIType } from "bun:ffi";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { libraryPath } from "../../src/index.ts";
 
@@ -107,3 +108,18 @@ export function spawnPeer(args: string[]): ReturnType<typeof Bun.spawn> {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What test/c/dump_layout.c prints: sizeof/offsetof of the structs the binding reads, the reserved names. */
+export interface CFacts {
+  structs: Record<string, { size: number; offsets: Record<string, number> }>;
+  reserved_names: string[];
+}
+
+/** The C compiler's facts (zig-out/bin/dump_layout, built by `zig build` with the tests). */
+export function cFacts(): CFacts {
+  const dump = `${ROOT}zig-out/bin/dump_layout`;
+  if (!existsSync(dump)) throw new Error(`${dump} is missing: run python3 -m ziglang build`);
+  const run = Bun.spawnSync([dump], { stdout: "pipe", stderr: "pipe" });
+  if (run.exitCode !== 0) throw new Error(`dump_layout failed: ${run.stderr.toString()}`);
+  return JSON.parse(run.stdout.toString()) as CFacts;
+}

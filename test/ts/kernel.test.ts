@@ -164,6 +164,20 @@ describe.skipIf(!HAVE_KERNEL)("xbuf ls on the kernel", () => {
     expect(k.backend).toBe("kernel");
     expect(u.backend).toBe("user");
   });
+  test("the module's own device nodes (XBUF_RESERVED_NAMES) do not open as elements: ENOENT", async () => {
+    const { cFacts } = await import("./helpers.ts");
+    const { reserved_names } = cFacts();
+    expect(reserved_names.length).toBeGreaterThan(0);
+    for (const name of reserved_names) {
+      let code = "";
+      try {
+        XBuf.open(name, { backend: "kernel" }).close();
+      } catch (e) {
+        code = (e as XBufError).code;
+      }
+      expect(code, name).toBe("ENOENT");
+    }
+  });
 });
 
 describe.skipIf(!existsSync("/dev/xbuf/latmus"))("latmus front-end on the kernel companion", () => {
