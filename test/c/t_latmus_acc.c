@@ -12,18 +12,45 @@
 struct step {
 	long long lat;
 	unsigned long long missed;
-	int due;
 };
 
-/* Feed steps into a fresh accumulator; the last must make the record due. */
-static struct xbuf_latmus_acc run(const struct step *s, int n, unsigned int per_interval)
+/* Steps fed into a fresh accumulator: only the last makes the record due. */
+struct acc_case {
+	const char *what;
+	unsigned int per_interval;
+	int n;
+	struct step step[4];
+	struct xbuf_latmus_acc want;	/* sum, min, max, overruns, samples, periods */
+};
+
+static const struct acc_case cases[] = {
+	{ "four samples, no overrun: due on the fourth", 4, 4,
+	  { { 100, 0 }, { 300, 0 }, { 200, 0 }, { 50, 0 } }, { 650, 50, 300, 0, 4, 4 } },
+	{ "overruns count toward the interval: 2 samples + 2 missed", 4, 2,
+	  { { 2500, 2 }, { 10, 0 } }, { 2510, 10, 2500, 2, 2, 4 } },
+	{ "missed periods past the interval's end stay in the record", 4, 2,
+	  { { 7, 0 }, { 12345, 10 } }, { 12352, 7, 12345, 10, 2, 12 } },
+	{ "per_interval 1: every sample is a record", 1, 1,
+	  { { 42, 0 } }, { 42, 42, 42, 0, 1, 1 } },
+	{ "more than 2 s late: s32 saturation, in the sum too", 2, 2,
+	  { { 5000000000ll, 0 }, { 1, 0 } }, { 0x7fffffffull + 1, 1, 0x7fffffff, 0, 2, 2 } },
+};
+
+static void run(const struct acc_case *c)
 {
 	struct xbuf_latmus_acc a;
 
+	fprintf(stderr, "%s\n", c->what);
 	xbuf_latmus_acc_reset(&a);
-	for (int i = 0; i < n; i++)
-		CHECK_EQ(xbuf_latmus_acc_add(&a, s[i].lat, s[i].missed, per_interval) != 0, s[i].due);
-	return a;
+	for (int i = 0; i < c->n; i++)
+		CHECK_EQ(xbuf_latmus_acc_add(&a, c->step[i].lat, c->step[i].missed, c->per_interval) != 0,
+			 i == c->n - 1);
+	CHECK_EQ(a.sum, c->want.sum);
+	CHECK_EQ(a.min, c->want.min);
+	CHECK_EQ(a.max, c->want.max);
+	CHECK_EQ(a.overruns, c->want.overruns);
+	CHECK_EQ(a.samples, c->want.samples);
+	CHECK_EQ(a.periods, c->want.periods);
 }
 
 static uint64_t le(const unsigned char *p, int n)
@@ -41,56 +68,8 @@ int main(void)
 	struct xbuf_latmus_acc a;
 	const unsigned char *b = (const unsigned char *)&rec;
 
-	/* Four samples, no overrun, per_interval 4: due on the fourth. */
-	{
-		const struct step s[] = { { 100, 0, 0 }, { 300, 0, 0 }, { 200, 0, 0 }, { 50, 0, 1 } };
-
-		a = run(s, 4, 4);
-		CHECK_EQ(a.sum, 650);
-		CHECK_EQ(a.min, 50);
-		CHECK_EQ(a.max, 300);
-		CHECK_EQ(a.samples, 4);
-		CHECK_EQ(a.overruns, 0);
-		CHECK_EQ(a.periods, 4);
-	}
-	/* Overruns count toward the interval: 2 samples + 2 missed = 4 periods. */
-	{
-		const struct step s[] = { { 2500, 2, 0 }, { 10, 0, 1 } };
-
-		a = run(s, 2, 4);
-		CHECK_EQ(a.sum, 2510);
-		CHECK_EQ(a.min, 10);
-		CHECK_EQ(a.max, 2500);
-		CHECK_EQ(a.samples, 2);
-		CHECK_EQ(a.overruns, 2);
-	}
-	/* Missed periods past the interval's end stay in the record being filled. */
-	{
-		const struct step s[] = { { 7, 0, 0 }, { 12345, 10, 1 } };
-
-		a = run(s, 2, 4);
-		CHECK_EQ(a.samples, 2);
-		CHECK_EQ(a.overruns, 10);
-		CHECK_EQ(a.periods, 12);
-	}
-	/* per_interval 1: every sample is a record. */
-	{
-		const struct step s[] = { { 42, 0, 1 } };
-
-		a = run(s, 1, 1);
-		CHECK_EQ(a.samples, 1);
-		CHECK_EQ(a.min, 42);
-		CHECK_EQ(a.max, 42);
-	}
-	/* More than 2 s late: the s32 fields saturate, and so does the sum's share. */
-	{
-		const struct step s[] = { { 5000000000ll, 0, 0 }, { 1, 0, 1 } };
-
-		a = run(s, 2, 2);
-		CHECK_EQ(a.max, 0x7fffffff);
-		CHECK_EQ(a.min, 1);
-		CHECK_EQ(a.sum, 0x7fffffffull + 1);
-	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		run(&cases[i]);
 	/* The wire record: little-endian, 24 bytes, in field order. */
 	a.sum = 0x0102030405060708ull;
 	a.min = -2;
