@@ -12,7 +12,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <string.h>
 #include "internal.h"
 
 static struct xb_handle *of(struct evl_xbuf *xbuf)
@@ -27,8 +26,8 @@ struct evl_xbuf *evl_get_xbuf(int efd, struct evl_file **efilpp)
 
 	if (!app)
 		return NULL;
-	if (app->el->ops != &xb_user_ops) {
-		/* A kernel element's driver side is the kernel: xbuf.ko's evl_get_xbuf(). */
+	if (!app->el->ops->local_driver) {
+		/* E.g. a kernel element: its driver side is xbuf.ko's evl_get_xbuf(). */
 		xb_handle_put(app);
 		return NULL;
 	}
@@ -53,35 +52,19 @@ static enum xb_mode mode_of(int f_flags)
 ssize_t evl_read_xbuf(struct evl_xbuf *xbuf, void *buf, size_t count, int f_flags)
 {
 	struct xb_handle *h = of(xbuf);
-	struct xb_end *e;
-	const void *data;
-	ssize_t n;
 
 	if (!h)
 		return -EBADF;
-	e = xb_end_of(h->el, XBUF_SIDE_DRIVER, XBUF_OUTBOUND);
-	n = xb_read_begin(h, e, count, mode_of(f_flags), &data);
-	if (n > 0) {
-		memcpy(buf, data, (size_t)n);
-		xb_end_commit(h, e, (size_t)n);
-	}
-	return n;
+	return xb_copy(h, xb_end_of(h->el, XBUF_SIDE_DRIVER, XBUF_OUTBOUND), buf, count, mode_of(f_flags));
 }
 
 ssize_t evl_write_xbuf(struct evl_xbuf *xbuf, const void *buf, size_t count, int f_flags)
 {
 	struct xb_handle *h = of(xbuf);
-	struct xb_end *e;
-	void *data;
-	ssize_t n;
 
 	if (!h)
 		return -EBADF;
-	e = xb_end_of(h->el, XBUF_SIDE_DRIVER, XBUF_INBOUND);
-	n = xb_write_begin(h, e, count, mode_of(f_flags), &data);
-	if (n > 0) {
-		memcpy(data, buf, (size_t)n);
-		xb_end_commit(h, e, (size_t)n);
-	}
-	return n;
+	/* A producer's copy only reads buf. */
+	return xb_copy(h, xb_end_of(h->el, XBUF_SIDE_DRIVER, XBUF_INBOUND), (void *)buf, count,
+		       mode_of(f_flags));
 }

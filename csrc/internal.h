@@ -14,11 +14,23 @@
  * this process's pid into the endpoint's shared `owner` word so the peer
  * can tell when this process dies (EPIPE).
  *
- * Backends: the mapping is the same whoever serves it (xbuf_abi.h), so one
+ * Layers, each calling only downward (test/c/deps.sh checks the link graph):
+ *
+ *   api.c driver.c latmus.c   entry points (xbuf_*, evl_*, xbuf_latmus_*)
+ *   handle.c                  fd table, element registry, its own atfork
+ *   notify.c                  the helper thread of xbuf_arm(), over the engine
+ *   user.c kernel.c           the backends, behind struct xb_backend_ops
+ *   ring.c                    the engine: begin, commit, copy, poll
+ *   peer.c                    peer-death watcher, the process-local wake word
+ *
+ * Backends: the mapping is the same whoever serves it (xbuf/abi.h), so one
  * engine (ring.c) runs the application side of both. What differs is how
- * an end sleeps and wakes its peer, and whether ends are claimed: that is
- * struct xb_backend_ops, one per backend, reached from every end.
- *   user (ring.c):     a memfd or /dev/shm file; futex_waitv on the
+ * an object is created, opened, recognized and mapped, how an end sleeps
+ * and wakes its peer, and whether ends are claimed: that is struct
+ * xb_backend_ops, one per backend (as the kernel's bpf_map_ops), reached
+ * from every element and every end. Nothing above it asks which backend an
+ * element has.
+ *   user (user.c):     a memfd or /dev/shm file; futex_waitv on the
  *                      peer's seq, futex_wake, owner claims and EPIPE
  *   kernel (kernel.c): an element of xbuf.ko; XBUF_IOC_WAIT to sleep (its
  *                      pages are VM_PFNMAP: no futex), XBUF_IOC_KICK to wake
@@ -45,6 +57,8 @@ enum xb_mode {
 
 struct xb_handle;
 struct xb_end;
+struct xb_element;
+struct xbuf_rings;
 struct stat;
 struct timespec;
 
@@ -57,24 +71,62 @@ struct xb_sleep_on {
 	uint64_t count;		/* how many (>= 1) */
 };
 
+/* Which object an element is: user (st_dev, st_ino), kernel (element id, 0). */
+struct xb_ident {
+	uint64_t a, b;
+};
+
+/* What xbuf_create() asks of a backend; the name is checked and without '/'. */
+struct xb_create_req {
+	size_t isize, osize;
+	bool public;
+	bool nonblock;
+	const char *name;
+};
+
 struct xb_backend_ops {
 	int backend;		/* XBUF_BACKEND_USER / XBUF_BACKEND_KERNEL */
+	/* The driver side of an element may run in this process (evl_get_xbuf). */
+	bool local_driver;
+
+	/* Objects. */
+	/* May `auto` pick this backend (XBUF_BACKEND unset)? Cheap. */
+	bool (*available)(void);
+	/* A new element; its fd (O_CLOEXEC), or -errno. */
+	int (*create)(const struct xb_create_req *req);
+	/* The public element `name` (checked, no '/'); -ENOENT if this backend has none. */
+	int (*open)(const char *name, bool nonblock);
+	/* Is fd an element of this backend? Then *id says which. */
+	bool (*probe)(int fd, const struct stat *st, struct xb_ident *id);
+	/* Map fd's element: set el->base, map_size, info (validated), name if known. */
+	int (*map)(int fd, struct xb_element *el);
+	/* Fill levels and capacities, as the element's authority counts them. */
+	int (*rings)(struct xb_element *el, int fd, struct xbuf_rings *r);
+	/* Take a public name off the name space when its creator's handle goes; NULL: the backend does. */
+	void (*unlink)(const char *name);
+
+	/* Ends. */
 	/* Take the end for this process before using it; 0 or -EBUSY. */
 	int (*claim)(struct xb_end *e);
 	/* The last handle of the end's side went. */
 	void (*release)(struct xb_end *e);
 	/*
-	 * Sleep until the peers of `on` may have moved, the process-local
-	 * generation moved (close, peer death) or the deadline passed.
-	 * Returns 0 to re-check, or -EPIPE, -EBADF, -EINTR, -ETIMEDOUT.
+	 * A token to read before the caller's last look at the ring, for
+	 * sleep(): a wake-up of this process (close, peer death) moves it.
+	 */
+	uint32_t (*wait_token)(void);
+	/*
+	 * Sleep until the peers of `on` may have moved, the token moved or
+	 * the deadline passed. Returns 0 to re-check, or -EPIPE, -EBADF,
+	 * -EINTR, -ETIMEDOUT.
 	 */
 	int (*sleep)(struct xb_handle *h, const struct xb_sleep_on *on, int n,
-		     uint32_t gen, const struct timespec *deadline);
+		     uint32_t token, const struct timespec *deadline);
 	/* Our seq moved and the peer of e waits: wake it. h is the calling handle. */
 	void (*wake)(struct xb_handle *h, struct xb_end *e);
 	/* Will the peer of e never move again (let go, or died)? Cheap: no syscall. */
 	bool (*peer_gone)(const struct xb_end *e);
-	/* h is being closed: end its sleeps (beyond the process-local wake-up). */
+	/* h is being closed (h->closed is set): end its sleeps, now and later. */
 	void (*cancel)(struct xb_handle *h);
 };
 
@@ -110,9 +162,7 @@ struct xb_element {
 	int refs;			/* handles on it; under the table lock */
 	int side_refs[2];		/* handles per side; under the table lock */
 	const struct xb_backend_ops *ops;
-	dev_t dev;			/* user backend: identity of the object */
-	ino_t ino;
-	uint32_t kid;			/* kernel backend: element id (XBUF_IOC_INFO) */
+	struct xb_ident id;		/* which object (the backend's probe says) */
 	void *base;			/* the mapping */
 	size_t map_size;
 	struct xbuf_shm_info info;	/* validated copy of the info page */
@@ -137,7 +187,7 @@ struct xb_handle {
 	/* Read by lock-free lookups even when dead: kept atomic, first (handle_alloc()). */
 	int refs;			/* table + in-flight calls */
 	bool closed;			/* wakes and fails its blocked calls */
-	struct xb_handle *next_free;	/* on the free list once dead (xbuf.c) */
+	struct xb_handle *next_free;	/* on the free list once dead (handle.c) */
 	int fd;				/* user-visible fd; -1 for driver references */
 	int side;			/* XBUF_SIDE_APP / XBUF_SIDE_DRIVER */
 	bool owns_fd;			/* close(fd) when the last ref goes */
@@ -146,41 +196,41 @@ struct xb_handle {
 	struct xb_notifier notify;
 };
 
-/* xbuf.c: handles and elements */
+/* handle.c: the fd table and the element registry */
+extern const struct xb_backend_ops *const xb_backends[];	/* auto's order, NULL-terminated */
 struct xb_handle *xb_handle_get(int fd);
 void xb_handle_put(struct xb_handle *h);
 void xb_handle_cancel(struct xb_handle *h);
+int xb_handle_install(int fd, bool public_creator, const char *name);
+struct xb_handle *xb_handle_close(int fd);
 struct xb_handle *xb_handle_new_driver(struct xb_handle *app);
+struct xb_element *xb_element_hold(struct xb_handle *h);
+void xb_element_release(struct xb_element *el);
 int xb_fd_nonblocking(int fd);
 
 /* ring.c: the engine */
-ssize_t xb_read_begin(struct xb_handle *h, struct xb_end *e, size_t count,
-		      enum xb_mode mode, const void **data);
-ssize_t xb_write_begin(struct xb_handle *h, struct xb_end *e, size_t count,
-		       enum xb_mode mode, void **data);
+ssize_t xb_begin(struct xb_handle *h, struct xb_end *e, size_t count,
+		 enum xb_mode mode, void **data);
 int xb_end_commit(struct xb_handle *h, struct xb_end *e, size_t n);
+ssize_t xb_copy(struct xb_handle *h, struct xb_end *e, void *buf, size_t count,
+		enum xb_mode mode);
 int xb_poll(struct xb_handle *h, int events, size_t count, int timeout_ms, bool spin);
 int xb_ready(struct xb_end *e, int events, size_t count);
 void xb_end_init(struct xb_end *e, struct xb_element *el, int ring, int role, int side);
 void xb_end_release(struct xb_end *e);
 uint64_t xb_fill(const struct xb_end *e);
 
-/* kernel.c: the kernel backend's objects */
-bool xb_kernel_available(void);
-int xb_kernel_create(size_t i_bufsz, size_t o_bufsz, bool public, bool nonblock, const char *name);
-int xb_kernel_open(const char *name, bool nonblock);
-bool xb_kernel_probe(int fd, const struct stat *st, uint32_t *id);
-int xb_kernel_map(int fd, struct xb_element *el);
-int xb_kernel_rings(int fd, struct xbuf_rings *r);
-
-/* peer.c: peer-death detection and process-local wake-ups */
+/* peer.c: peer-death detection and process-local wake-ups (user backend) */
 extern uint32_t xb_local_gen;
 pid_t xb_self_pid(void);
 void xb_local_wake(void);
 bool xb_peer_dead(pid_t pid);
-void xb_atfork_child_elements(void);
 
-/* notify.c */
+/* notify.c: the helper thread of xbuf_arm(), one per handle */
+void xb_notifier_init(struct xb_notifier *n);
+int xb_notifier_fd(struct xb_notifier *n);
+int xb_notifier_arm(struct xb_notifier *n, struct xb_handle *h, int events, size_t count);
+bool xb_notifier_running(struct xb_notifier *n);
 void xb_notifier_stop(struct xb_notifier *n);
 
 /* Which end of `ring` a handle of `side` uses. */

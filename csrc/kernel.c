@@ -2,7 +2,7 @@
 /*
  * kernel.c - the kernel backend: elements served by xbuf.ko (kmod/).
  *
- * The module lays the element out exactly as xbuf_abi.h draws it and maps
+ * The module lays the element out exactly as xbuf/abi.h draws it and maps
  * it with one mmap(2) of map_size (the kernel places the data areas twice
  * itself), so the engine of ring.c runs the application side unchanged
  * over that mapping. What differs is below:
@@ -36,22 +36,22 @@
 #include "internal.h"
 #include "xbuf/kernel.h"
 
-bool xb_kernel_available(void)
+static bool kernel_available(void)
 {
 	return access(XBUF_KDEV_CLONE, F_OK) == 0;
 }
 
-int xb_kernel_create(size_t i_bufsz, size_t o_bufsz, bool public, bool nonblock,
-		     const char *name)
+/* The module unlists a public name itself when the element goes. */
+static int kernel_create(const struct xb_create_req *cr)
 {
 	struct xbuf_clone_req req;
 	int cfd, fd;
 
 	memset(&req, 0, sizeof(req));
-	req.i_bufsz = i_bufsz;
-	req.o_bufsz = o_bufsz;
-	req.flags = (public ? XBUF_KCLONE_PUBLIC : 0) | (nonblock ? XBUF_KCLONE_NONBLOCK : 0);
-	snprintf(req.name, sizeof(req.name), "%s", name);	/* checked: <= XBUF_NAME_MAX */
+	req.i_bufsz = cr->isize;
+	req.o_bufsz = cr->osize;
+	req.flags = (cr->public ? XBUF_KCLONE_PUBLIC : 0) | (cr->nonblock ? XBUF_KCLONE_NONBLOCK : 0);
+	snprintf(req.name, sizeof(req.name), "%s", cr->name);	/* checked: <= XBUF_NAME_MAX */
 
 	cfd = open(XBUF_KDEV_CLONE, O_RDWR | O_CLOEXEC);
 	if (cfd < 0)
@@ -63,19 +63,22 @@ int xb_kernel_create(size_t i_bufsz, size_t o_bufsz, bool public, bool nonblock,
 	return fd;
 }
 
-/* Device nodes of /dev/xbuf/ that are no element: never open them as one. */
+/*
+ * Device nodes of /dev/xbuf/ that are no element (XBUF_RESERVED_NAMES,
+ * which no public element may take): never open them as one.
+ */
 static bool reserved_name(const char *name)
 {
-	return !strcmp(name, "clone") || !strcmp(name, "latmus") || !strcmp(name, "selftest");
+	return xbuf_abi_check_name(name, 1) == -EEXIST;
 }
 
-int xb_kernel_open(const char *name, bool nonblock)
+static int kernel_open(const char *name, bool nonblock)
 {
 	char path[sizeof(XBUF_KDEV_DIR) + XBUF_NAME_MAX + 2];
 	struct xbuf_elem_info ei;
 	int fd;
 
-	if (!xb_kernel_available())
+	if (!kernel_available())
 		return -ENODEV;
 	if (reserved_name(name))
 		return -ENOENT;
@@ -95,7 +98,7 @@ int xb_kernel_open(const char *name, bool nonblock)
  * XBUF_IOC_CLONE) or a char device of the module's major (/dev/xbuf/<name>).
  * The ioctl is only tried on such files, never on some other driver's.
  */
-bool xb_kernel_probe(int fd, const struct stat *st, uint32_t *id)
+static bool kernel_probe(int fd, const struct stat *st, struct xb_ident *id)
 {
 	struct xbuf_elem_info ei;
 
@@ -120,12 +123,13 @@ bool xb_kernel_probe(int fd, const struct stat *st, uint32_t *id)
 	}
 	if (ioctl(fd, XBUF_IOC_INFO, &ei) < 0)
 		return false;
-	*id = ei.id;
+	id->a = ei.id;	/* all clone fds share one anon inode; the id is unique while mapped */
+	id->b = 0;
 	return true;
 }
 
-/* Map the element and check that its info page is what xbuf_abi.h says. */
-int xb_kernel_map(int fd, struct xb_element *el)
+/* Map the element and check that its info page is what xbuf/abi.h says. */
+static int kernel_map(int fd, struct xb_element *el)
 {
 	const struct xbuf_shm_info *info;
 	struct xbuf_elem_info ei;
@@ -160,28 +164,34 @@ int xb_kernel_map(int fd, struct xb_element *el)
 	if (off != info->map_size)
 		goto fail;
 
-	el->ops = &xb_kernel_ops;
-	el->kid = ei.id;
 	el->base = base;
 	el->map_size = (size_t)ei.map_size;
 	el->info = *info;
-	snprintf(el->name, sizeof(el->name), "%s", ei.name);
+	snprintf(el->name, sizeof(el->name), "%s", ei.name);	/* the kernel knows its name */
 	return 0;
 fail:
 	munmap(base, (size_t)ei.map_size);
 	return r;
 }
 
-int xb_kernel_rings(int fd, struct xbuf_rings *rg)
+/* The kernel's own count: its driver positions are the authority. */
+static int kernel_rings(struct xb_element *el, int fd, struct xbuf_rings *rg)
 {
 	struct xbuf_elem_rings r;
 
+	(void)el;
 	if (ioctl(fd, XBUF_IOC_RINGS, &r) < 0)
 		return -errno;
 	rg->ifill = r.ifill;
 	rg->isize = r.isize;
 	rg->ofill = r.ofill;
 	rg->osize = r.osize;
+	return 0;
+}
+
+/* No token: see kernel_sleep(). */
+static uint32_t kernel_wait_token(void)
+{
 	return 0;
 }
 
@@ -209,17 +219,17 @@ static long long ns_until(const struct timespec *deadline)
  * as a waiter itself (its W1: waiters++ then a full barrier in
  * prepare_to_wait(), against the driver's K1), re-checks, and returns at
  * once if the condition holds already, so a driver step between our
- * check and the ioctl is never missed. `gen` needs no look: a close ends
+ * check and the ioctl is never missed. The token needs no look: a close ends
  * the wait with XBUF_IOC_CANCEL (kernel_cancel()), which is sticky, so a
  * close between our look at h->closed and the ioctl is not missed either.
  */
 static int kernel_sleep(struct xb_handle *h, const struct xb_sleep_on *on, int n,
-			uint32_t gen, const struct timespec *deadline)
+			uint32_t token, const struct timespec *deadline)
 {
 	struct xbuf_wait_req req = { .timeout_ns = -1 };
 	int i;
 
-	(void)gen;
+	(void)token;
 	if (__atomic_load_n(&h->closed, __ATOMIC_ACQUIRE))
 		return -EBADF;
 	for (i = 0; i < n; i++) {
@@ -266,8 +276,17 @@ static bool kernel_peer_gone(const struct xb_end *e)
 
 const struct xb_backend_ops xb_kernel_ops = {
 	.backend	= XBUF_BACKEND_KERNEL,
+	.local_driver	= false,	/* the driver side is xbuf.ko's evl_get_xbuf() */
+	.available	= kernel_available,
+	.create		= kernel_create,
+	.open		= kernel_open,
+	.probe		= kernel_probe,
+	.map		= kernel_map,
+	.rings		= kernel_rings,
+	.unlink		= NULL,
 	.claim		= kernel_claim,
 	.release	= kernel_release,
+	.wait_token	= kernel_wait_token,
 	.sleep		= kernel_sleep,
 	.wake		= kernel_wake,
 	.peer_gone	= kernel_peer_gone,

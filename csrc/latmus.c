@@ -3,14 +3,14 @@
  * latmus.c - the user-space latmus driver: a sampler thread measuring the
  * wake-up latency of a periodic absolute timer, sending one record per
  * reporting interval through a cross-buffer with EVL's driver API only,
- * as kmod/latmus.c does from an hrtimer. See xbuf_latmus.h.
+ * as kmod/latmus.c does from an hrtimer. See xbuf/latmus.h. Both samplers
+ * accumulate with xbuf_latmus_acc_*() (xbuf/kernel.h): one record rule.
  *
  * The sampler never blocks on the ring: a record that does not fit is
  * dropped and counted (O_NONBLOCK), so a slow reader cannot disturb the
  * timing being measured.
  */
 #define _GNU_SOURCE
-#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -43,24 +43,6 @@ struct xbuf_latmus {
 	uint64_t records, dropped, samples, overruns;
 };
 
-/* Accumulators of the interval being measured: sampler only. */
-struct latmus_acc {
-	uint64_t sum;
-	int32_t min, max;
-	uint32_t overruns, samples;
-	uint64_t periods;		/* samples + overruns */
-};
-
-static void acc_reset(struct latmus_acc *a)
-{
-	a->sum = 0;
-	a->min = INT32_MAX;
-	a->max = INT32_MIN;
-	a->overruns = 0;
-	a->samples = 0;
-	a->periods = 0;
-}
-
 static int64_t ts_ns(const struct timespec *ts)
 {
 	return (int64_t)ts->tv_sec * NSEC_PER_SEC + ts->tv_nsec;
@@ -79,19 +61,14 @@ static void count(uint64_t *counter, uint64_t n)
 }
 
 /* Send the interval's record; false when the ring is unusable (error set). */
-static bool latmus_emit(struct xbuf_latmus *lm, struct latmus_acc *a)
+static bool latmus_emit(struct xbuf_latmus *lm, struct xbuf_latmus_acc *a)
 {
-	struct xbuf_latmus_record rec = {
-		.sum_lat = htole64(a->sum),
-		.min_lat = (int32_t)htole32((uint32_t)a->min),
-		.max_lat = (int32_t)htole32((uint32_t)a->max),
-		.overruns = htole32(a->overruns),
-		.samples = htole32(a->samples),
-	};
+	struct xbuf_latmus_record rec;
 	ssize_t ret;
 
+	xbuf_latmus_acc_record(a, &rec);
 	ret = evl_write_xbuf(lm->xbuf, &rec, sizeof(rec), O_NONBLOCK);
-	acc_reset(a);
+	xbuf_latmus_acc_reset(a);
 	if (ret == (ssize_t)sizeof(rec)) {
 		count(&lm->records, 1);
 		return true;
@@ -109,11 +86,11 @@ static bool latmus_emit(struct xbuf_latmus *lm, struct latmus_acc *a)
 static void *latmus_sampler(void *arg)
 {
 	struct xbuf_latmus *lm = arg;
-	struct latmus_acc acc;
+	struct xbuf_latmus_acc acc;
 	struct timespec now, next_ts;
 	int64_t next;
 
-	acc_reset(&acc);
+	xbuf_latmus_acc_reset(&acc);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	next = ts_ns(&now) + lm->period_ns;	/* the first interval counts from here */
 
@@ -136,25 +113,16 @@ static void *latmus_sampler(void *arg)
 		missed = lat / lm->period_ns;
 		next += (missed + 1) * lm->period_ns;
 
-		if (lat > INT32_MAX)
-			lat = INT32_MAX;	/* > 2 s late: the record's s32 saturates, as kmod's */
-		acc.sum += (uint64_t)lat;
-		if (lat < acc.min)
-			acc.min = (int32_t)lat;
-		if (lat > acc.max)
-			acc.max = (int32_t)lat;
-		acc.samples++;
-		acc.overruns += (uint32_t)missed;
-		acc.periods += (uint64_t)missed + 1;
 		count(&lm->samples, 1);
 		count(&lm->overruns, (uint64_t)missed);
 
 		/*
-		 * Missed periods go to the record being filled, even past the
-		 * interval's end: samples + overruns then still says exactly
-		 * how much scheduled time each record covers.
+		 * The shared rule: the latency saturates at s32, missed periods
+		 * go to the record being filled even past the interval's end,
+		 * and the record is due once samples + overruns cover it.
 		 */
-		if (acc.periods >= lm->per_interval && !latmus_emit(lm, &acc))
+		if (xbuf_latmus_acc_add(&acc, lat, (uint64_t)missed, lm->per_interval) &&
+		    !latmus_emit(lm, &acc))
 			break;
 	}
 	__atomic_store_n(&lm->running, 0, __ATOMIC_RELEASE);

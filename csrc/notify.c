@@ -8,6 +8,10 @@
  * the same way), then writes one byte into a pipe the event loop watches:
  * 0 when ready, else the errno that ended the wait. One byte per armed
  * wait, and one armed wait at a time, so the pipe never fills.
+ *
+ * A layer over the engine only: the entry points (api.c) look the handle
+ * up and hand it in; the handle layer cancels the handle's sleeps before
+ * it stops the thread (xb_handle_put()).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -50,9 +54,15 @@ static void *notifier(void *arg)
 	return NULL;
 }
 
-static int notifier_start(struct xb_handle *h)
+void xb_notifier_init(struct xb_notifier *n)
 {
-	struct xb_notifier *n = &h->notify;
+	n->pipe_rd = n->pipe_wr = -1;
+	pthread_mutex_init(&n->lock, NULL);
+	pthread_cond_init(&n->cond, NULL);
+}
+
+static int notifier_start(struct xb_notifier *n, struct xb_handle *h)
+{
 	pthread_attr_t attr;
 	sigset_t all, old;
 	int ret;
@@ -70,33 +80,38 @@ static int notifier_start(struct xb_handle *h)
 	return 0;
 }
 
+bool xb_notifier_running(struct xb_notifier *n)
+{
+	return n->started;
+}
+
+/*
+ * Stop the thread and close the pipe's write end (the reader sees
+ * end-of-file). The caller has ended the handle's sleeps first
+ * (xb_handle_cancel()), so a wait in progress returns at once.
+ */
 void xb_notifier_stop(struct xb_notifier *n)
 {
-	struct xb_handle *h = (struct xb_handle *)((char *)n - offsetof(struct xb_handle, notify));
-
 	if (n->started) {
 		pthread_mutex_lock(&n->lock);
 		n->stop = true;
 		pthread_cond_signal(&n->cond);
 		pthread_mutex_unlock(&n->lock);
-		xb_handle_cancel(h);
 		pthread_join(n->thread, NULL);
 		n->started = false;
 	}
 	if (n->pipe_wr >= 0)
-		close(n->pipe_wr);	/* the reader sees end-of-file */
+		close(n->pipe_wr);
 	n->pipe_wr = -1;
+	pthread_mutex_destroy(&n->lock);
+	pthread_cond_destroy(&n->cond);
 }
 
-int xbuf_notify_fd(int fd)
+/* The read end of a new notify pipe (the caller owns it), or -EEXIST. */
+int xb_notifier_fd(struct xb_notifier *n)
 {
-	struct xb_handle *h = xb_handle_get(fd);
-	struct xb_notifier *n;
 	int p[2], ret;
 
-	if (!h)
-		return -EBADF;
-	n = &h->notify;
 	pthread_mutex_lock(&n->lock);
 	if (n->pipe_wr >= 0) {
 		ret = -EEXIST;
@@ -105,41 +120,31 @@ int xbuf_notify_fd(int fd)
 	} else {
 		fcntl(p[1], F_SETFL, O_NONBLOCK);
 		n->pipe_wr = p[1];
-		ret = p[0];	/* the caller owns the read end */
+		ret = p[0];
 	}
 	pthread_mutex_unlock(&n->lock);
-	xb_handle_put(h);
 	return ret;
 }
 
-int xbuf_arm(int fd, int events, size_t count)
+/* Hand a wait of h to the thread: 1 if ready already, 0 if armed, or -errno. */
+int xb_notifier_arm(struct xb_notifier *n, struct xb_handle *h, int events, size_t count)
 {
-	struct xb_handle *h = xb_handle_get(fd);
-	struct xb_notifier *n;
-	int ret;
+	int ret = xb_poll(h, events, count, 0, false);	/* validates the request, too */
 
-	if (!h)
-		return -EBADF;
-	n = &h->notify;
-	ret = xb_poll(h, events, count, 0, false);	/* validates the request, too */
-	if (ret) {
-		ret = ret > 0 ? 1 : ret;
-		goto out;
-	}
+	if (ret)
+		return ret > 0 ? 1 : ret;
 	pthread_mutex_lock(&n->lock);
 	if (n->pipe_wr < 0)
 		ret = -ENOTCONN;	/* no xbuf_notify_fd() yet */
 	else if (n->events)
 		ret = -EBUSY;
 	else if (!n->started)
-		ret = notifier_start(h);
+		ret = notifier_start(n, h);
 	if (!ret) {
 		n->events = events;
 		n->count = count;
 		pthread_cond_signal(&n->cond);
 	}
 	pthread_mutex_unlock(&n->lock);
-out:
-	xb_handle_put(h);
 	return ret;
 }

@@ -10,8 +10,11 @@
  * bumps xb_local_gen and wakes it. Every sleeper also waits on that word
  * (futex_waitv), re-checks, and fails with EPIPE.
  *
- * xb_local_gen is also bumped by xbuf_close(), to wake the closed fd's
- * sleepers with EBADF.
+ * xb_local_gen is also bumped when a handle is closed (the user backend's
+ * cancel hook), to wake the closed fd's sleepers with EBADF.
+ *
+ * The bottom layer: it calls nothing of the library, and its fork handler
+ * resets only its own state (handle.c has its own).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -215,7 +218,6 @@ static void atfork_child(void)
 		close(watch.kick_fd);
 	watch.kick_fd = -1;
 	watch.started = false;
-	xb_atfork_child_elements();
 }
 
 __attribute__((constructor)) static void peer_init(void)

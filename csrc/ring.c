@@ -2,8 +2,12 @@
 /*
  * ring.c - the ring engine: borrow a span, commit it, sleep and wake.
  *
- * Both sides of a cross-buffer run this same code on their own ends. The
- * protocol and the layout are drawn in xbuf_abi.h; the barrier tags used
+ * Both sides of a cross-buffer run this same code on their own ends, and
+ * both roles run the same loop: xb_begin() borrows a span (bytes to read
+ * for a consumer, room to write for a producer), xb_end_commit() returns
+ * it, xb_copy() is begin + memcpy + commit for read(2)/write(2)-style
+ * calls. The protocol, the layout and the ring arithmetic (clamped fill,
+ * room, the short-read rule) are xbuf/abi.h's; the barrier tags used
  * below (P1, P2, C1, C2, W1, K1) are defined there.
  *
  * Fast path: no syscall. A reader or writer that finds what it needs
@@ -13,15 +17,13 @@
  * announced itself as waiting.
  *
  * How an end sleeps, wakes and claims is its backend's (struct
- * xb_backend_ops in internal.h): the user-space one is at the end of
- * this file, the kernel one in kernel.c.
+ * xb_backend_ops in internal.h: user.c, kernel.c), reached only through
+ * the end's ops: the engine calls no backend and no upper layer.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <limits.h>
 #include <stdlib.h>
-#include <linux/futex.h>
-#include <sys/syscall.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
@@ -31,36 +33,6 @@
 #define load_relaxed(p)		__atomic_load_n((p), __ATOMIC_RELAXED)
 #define counter_inc(p)		__atomic_fetch_add((p), 1, __ATOMIC_RELAXED)
 
-static void futex_wake_shared(uint32_t *word)
-{
-	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-}
-
-/*
- * Bytes a consumer may read, given the producer's (untrusted) position:
- * clamped to [0, capacity] so a lying peer can only garble its own data.
- */
-static uint64_t consumer_fill(const struct xb_end *e, uint64_t prod, uint64_t cons)
-{
-	uint64_t fill = prod - cons;
-
-	if ((int64_t)fill < 0)
-		return 0;
-	return fill > e->capacity ? e->capacity : fill;
-}
-
-/*
- * Bytes a producer may write, given the consumer's (untrusted) position. A
- * consumer claiming to be past the producer, or more than a ring behind,
- * leaves no room: never overwrite what may be unread.
- */
-static uint64_t producer_room(const struct xb_end *e, uint64_t prod, uint64_t cons)
-{
-	uint64_t used = prod - cons;
-
-	return used > e->capacity ? 0 : e->capacity - used;
-}
-
 uint64_t xb_fill(const struct xb_end *e)
 {
 	const struct xbuf_shm_endpoint *prod, *cons;
@@ -69,21 +41,23 @@ uint64_t xb_fill(const struct xb_end *e)
 		return 0;
 	prod = e->role == XB_PRODUCER ? e->self : e->peer;
 	cons = e->role == XB_PRODUCER ? e->peer : e->self;
-	return consumer_fill(e, load_acquire(&prod->pos), load_acquire(&cons->pos));
+	return xbuf_abi_fill(e->capacity, load_acquire(&prod->pos), load_acquire(&cons->pos));
 }
 
 /*
  * What a read of count bytes would take right now; 0 = it would wait.
  * partial: O_NONBLOCK semantics, take whatever is there. Otherwise a short
- * read happens only when a writer is stuck: it sleeps and the room left
- * after our fill is less than the smallest write waiting for room, so only
- * our taking what is there can unblock it (EVL's deadlock rule).
+ * read happens only when a writer is stuck (xbuf_abi_writer_stuck(): it
+ * sleeps and the room left after our fill is less than the smallest write
+ * waiting for room), so only our taking what is there can unblock it
+ * (EVL's deadlock rule).
  */
 static uint64_t readable_now(const struct xb_end *e, size_t count, bool partial)
 {
 	uint64_t cons = load_relaxed(&e->self->pos);
 	/* C1: pairs with P1 in xb_end_commit() of the producer (seq_cst for W1). */
-	uint64_t fill = consumer_fill(e, load_seq_cst(&e->peer->pos), cons);
+	uint64_t fill = xbuf_abi_fill(e->capacity, load_seq_cst(&e->peer->pos), cons);
+	uint32_t waiters;
 
 	if (fill >= count)
 		return count;
@@ -91,18 +65,41 @@ static uint64_t readable_now(const struct xb_end *e, size_t count, bool partial)
 		return 0;
 	if (partial)
 		return fill;
-	if (load_acquire(&e->peer->waiters) && e->capacity - fill < load_relaxed(&e->peer->wanted))
+	/*
+	 * The producer stores `wanted` (release) before it increments
+	 * `waiters`: load waiters first (acquire), in its own statement, so
+	 * the wanted we read is at least that sleeper's.
+	 */
+	waiters = load_acquire(&e->peer->waiters);
+	if (xbuf_abi_writer_stuck(e->capacity, fill, waiters, load_relaxed(&e->peer->wanted)))
 		return fill;
 	return 0;
 }
 
-static bool writable_now(const struct xb_end *e, size_t count)
+/* What a write of count bytes may take right now: all of it, or 0 = it would wait. */
+static uint64_t writable_now(const struct xb_end *e, size_t count)
 {
 	uint64_t prod = load_relaxed(&e->self->pos);
-	/* P2: pairs with C2 in xb_end_commit() of the consumer (seq_cst for W1). */
+	/*
+	 * P2: pairs with C2 in xb_end_commit() of the consumer (seq_cst for
+	 * W1). A consumer position ahead of ours, or more than a ring behind,
+	 * leaves no room (xbuf_abi_room()): never overwrite what may be unread.
+	 */
 	uint64_t cons = load_seq_cst(&e->peer->pos);
 
-	return producer_room(e, prod, cons) >= count;
+	return xbuf_abi_room(e->capacity, prod, cons) >= count ? count : 0;
+}
+
+/* What end e's role may take of count bytes right now; 0 = it would wait. */
+static uint64_t ready_now(const struct xb_end *e, size_t count, bool partial)
+{
+	return e->role == XB_CONSUMER ? readable_now(e, count, partial) : writable_now(e, count);
+}
+
+/* The poll event of an end's role. */
+static int role_event(const struct xb_end *e)
+{
+	return e->role == XB_CONSUMER ? XBUF_POLLIN : XBUF_POLLOUT;
 }
 
 /*
@@ -155,24 +152,20 @@ static bool spin_until_ready(struct xb_end **ends, int n, size_t count)
 		return false;
 	deadline = now_ns() + budget;
 	do {
-		for (i = 0; i < n; i++) {
-			bool ready = ends[i]->role == XB_CONSUMER ? readable_now(ends[i], count ? count : 1, false) != 0
-								 : writable_now(ends[i], count ? count : 1);
-
-			if (ready || ends[i]->ops->peer_gone(ends[i]))
+		for (i = 0; i < n; i++)
+			if (ready_now(ends[i], count ? count : 1, false) || ends[i]->ops->peer_gone(ends[i]))
 				return true;
-		}
 		for (i = 0; i < 64; i++)
 			cpu_relax();
 	} while (now_ns() < deadline);
 	return false;
 }
 
+/* Would a blocking call of e's role for count bytes complete now? Its event, or 0. */
 int xb_ready(struct xb_end *e, int events, size_t count)
 {
-	if (events & XBUF_POLLIN)
-		return readable_now(e, count ? count : 1, false) ? XBUF_POLLIN : 0;
-	return writable_now(e, count ? count : 1) ? XBUF_POLLOUT : 0;
+	(void)events;	/* the end's role says which */
+	return ready_now(e, count ? count : 1, false) ? role_event(e) : 0;
 }
 
 /* A producer's `wanted`: the smallest count among its sleeping writers. */
@@ -247,8 +240,15 @@ static void end_take(struct xb_end *e, uint64_t n)
 	__atomic_store_n(&e->holder, pthread_self(), __ATOMIC_RELAXED);
 }
 
-ssize_t xb_read_begin(struct xb_handle *h, struct xb_end *e, size_t count,
-		      enum xb_mode mode, const void **data)
+/*
+ * Borrow a span of e: count bytes to read (fewer in XB_NONBLOCK mode, or
+ * when a writer is stuck), or room for all count bytes to write. One loop
+ * for both roles: check, spin for the budget, register as a waiter (W1),
+ * check again, sleep in the backend; the end's lock is held from here to
+ * xb_end_commit() on success, dropped on failure.
+ */
+ssize_t xb_begin(struct xb_handle *h, struct xb_end *e, size_t count,
+		 enum xb_mode mode, void **data)
 {
 	struct xb_waitnode node;
 	bool waiting = false, spun = false;
@@ -259,7 +259,8 @@ ssize_t xb_read_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 		return -ENOBUFS;
 	if (count == 0)
 		return 0;
-	if (mode != XB_NONBLOCK && count > e->capacity)
+	/* Above the capacity: a write, or a blocking read, could never complete. */
+	if (count > e->capacity && (e->role == XB_PRODUCER || mode != XB_NONBLOCK))
 		return -EINVAL;
 	ret = end_lock(e);
 	if (ret)
@@ -269,23 +270,24 @@ ssize_t xb_read_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 		goto out_unlock;
 
 	for (;;) {
-		uint32_t gen = __atomic_load_n(&xb_local_gen, __ATOMIC_ACQUIRE);
+		uint32_t token = e->ops->wait_token();	/* before the look at the ring */
 		struct xb_sleep_on on = {
 			.seq = &e->peer->seq,
 			.val = load_acquire(&e->peer->seq),	/* before the position: see W1 */
 			.peer = e->peer,
-			.events = XBUF_POLLIN,
+			.events = role_event(e),
 			.count = count,
 		};
 
-		n = readable_now(e, count, mode == XB_NONBLOCK);
+		n = ready_now(e, count, mode == XB_NONBLOCK);
 		/*
-		 * Nobody will ever write more (the producer let go or died):
-		 * like a pipe, hand out what is left, then EPIPE, whatever the
-		 * mode, rather than wait or EAGAIN for ever.
+		 * Nobody will ever move the other end again (the peer let go or
+		 * died): like a pipe, a reader gets what is left, then EPIPE, and
+		 * a writer EPIPE at once, whatever the mode, rather than wait or
+		 * EAGAIN for ever.
 		 */
 		if (!n && e->ops->peer_gone(e)) {
-			n = xb_fill(e);
+			n = e->role == XB_CONSUMER ? xb_fill(e) : 0;
 			if (!n) {
 				ret = -EPIPE;
 				goto out_settle;
@@ -307,10 +309,10 @@ ssize_t xb_read_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 		if (!waiting) {
 			waiter_enter(h, e, &node, count);
 			waiting = true;
-			continue;	/* check again, now that the producer must see us */
+			continue;	/* check again, now that the peer must see us (W1) */
 		}
 		end_unlock(e);
-		ret = e->ops->sleep(h, &on, 1, gen, NULL);
+		ret = e->ops->sleep(h, &on, 1, token, NULL);
 		pthread_mutex_lock(&e->lock);
 		if (ret)
 			goto out_leave;
@@ -320,81 +322,6 @@ ssize_t xb_read_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 	*data = e->data + (load_relaxed(&e->self->pos) & e->mask);
 	end_take(e, n);
 	return (ssize_t)n;
-
-out_settle:
-	if (!waiting)
-		goto out_unlock;
-out_leave:
-	waiter_leave(e, &node);
-out_unlock:
-	end_unlock(e);
-	return ret;
-}
-
-ssize_t xb_write_begin(struct xb_handle *h, struct xb_end *e, size_t count,
-		       enum xb_mode mode, void **data)
-{
-	struct xb_waitnode node;
-	bool waiting = false, spun = false;
-	int ret;
-
-	if (!e->data)
-		return -ENOBUFS;
-	if (count == 0)
-		return 0;
-	if (count > e->capacity)
-		return -EINVAL;
-	ret = end_lock(e);
-	if (ret)
-		return ret;
-	ret = e->ops->claim(e);
-	if (ret)
-		goto out_unlock;
-
-	for (;;) {
-		uint32_t gen = __atomic_load_n(&xb_local_gen, __ATOMIC_ACQUIRE);
-		struct xb_sleep_on on = {
-			.seq = &e->peer->seq,
-			.val = load_acquire(&e->peer->seq),
-			.peer = e->peer,
-			.events = XBUF_POLLOUT,
-			.count = count,
-		};
-
-		if (writable_now(e, count))
-			break;
-		/* Nobody will ever make room: EPIPE, as a pipe without readers. */
-		if (e->ops->peer_gone(e)) {
-			ret = -EPIPE;
-			goto out_settle;
-		}
-		if (mode != XB_BLOCK) {
-			if (mode == XB_NONBLOCK)
-				counter_inc(&e->self->eagain);
-			ret = -EAGAIN;
-			goto out_settle;
-		}
-		if (!spun) {
-			spun = true;
-			if (spin_until_ready(&e, 1, count))
-				continue;
-		}
-		if (!waiting) {
-			waiter_enter(h, e, &node, count);
-			waiting = true;
-			continue;
-		}
-		end_unlock(e);
-		ret = e->ops->sleep(h, &on, 1, gen, NULL);
-		pthread_mutex_lock(&e->lock);
-		if (ret)
-			goto out_leave;
-	}
-	if (waiting)
-		waiter_leave(e, &node);
-	*data = e->data + (load_relaxed(&e->self->pos) & e->mask);
-	end_take(e, count);
-	return (ssize_t)count;
 
 out_settle:
 	if (!waiting)
@@ -440,6 +367,27 @@ int xb_end_commit(struct xb_handle *h, struct xb_end *e, size_t n)
 	e->borrowed = 0;
 	end_unlock(e);
 	return 0;
+}
+
+/*
+ * read(2)/write(2) on an end: borrow, copy out of (consumer) or into
+ * (producer) buf, commit. The bytes are copied under the end's lock, so
+ * a write's bytes are never interleaved with another's.
+ */
+ssize_t xb_copy(struct xb_handle *h, struct xb_end *e, void *buf, size_t count,
+		enum xb_mode mode)
+{
+	void *data;
+	ssize_t n = xb_begin(h, e, count, mode, &data);
+
+	if (n <= 0)
+		return n;
+	if (e->role == XB_CONSUMER)
+		memcpy(buf, data, (size_t)n);
+	else
+		memcpy(data, buf, (size_t)n);
+	xb_end_commit(h, e, (size_t)n);	/* cannot fail: this thread holds the borrow */
+	return n;
 }
 
 static void deadline_after(struct timespec *ts, int timeout_ms)
@@ -513,17 +461,17 @@ int xb_poll(struct xb_handle *h, int events, size_t count, int timeout_ms, bool 
 		deadline_after(&deadline, timeout_ms);
 
 	for (;;) {
-		uint32_t gen = __atomic_load_n(&xb_local_gen, __ATOMIC_ACQUIRE);
+		uint32_t token = el->ops->wait_token();	/* before the look at the rings */
 		struct xb_sleep_on on[2];
 
 		ready = 0;
 		for (i = 0; i < nends; i++) {
 			on[i].seq = &ends[i]->peer->seq;
-			on[i].val = load_acquire(&ends[i]->peer->seq);
+			on[i].val = load_acquire(&ends[i]->peer->seq);	/* before the position: W1 */
 			on[i].peer = ends[i]->peer;
-			on[i].events = ends[i]->role == XB_CONSUMER ? XBUF_POLLIN : XBUF_POLLOUT;
+			on[i].events = role_event(ends[i]);
 			on[i].count = count ? count : 1;
-			ready |= xb_ready(ends[i], ends[i]->role == XB_CONSUMER ? XBUF_POLLIN : XBUF_POLLOUT, count);
+			ready |= xb_ready(ends[i], on[i].events, count);
 		}
 		if (ready || timeout_ms == 0)
 			break;
@@ -539,7 +487,7 @@ int xb_poll(struct xb_handle *h, int events, size_t count, int timeout_ms, bool 
 			waiting = true;
 			continue;
 		}
-		ready = el->ops->sleep(h, on, nends, gen, timeout_ms > 0 ? &deadline : NULL);
+		ready = el->ops->sleep(h, on, nends, token, timeout_ms > 0 ? &deadline : NULL);
 		if (ready == -ETIMEDOUT) {
 			ready = 0;
 			break;
@@ -580,129 +528,3 @@ void xb_end_release(struct xb_end *e)
 {
 	e->ops->release(e);
 }
-
-/*
- * The user-space backend: both sides are processes sharing the object.
- */
-
-/*
- * Has the process at the other end let go of it, or died? Costs no syscall
- * for a live peer: the watcher thread (peer.c) tells deaths.
- */
-static bool peer_gone(const struct xbuf_shm_endpoint *peer)
-{
-	uint32_t owner = load_acquire(&peer->owner);
-
-	return owner && owner != (uint32_t)xb_self_pid() &&
-	       (owner == XBUF_OWNER_GONE || xb_peer_dead((pid_t)owner));
-}
-
-static bool user_peer_gone(const struct xb_end *e)
-{
-	return peer_gone(e->peer);
-}
-
-/*
- * Sleep until one of the peers' seq moves, the process-local generation
- * moves (close, peer death), or the deadline passes. `gen` must have been
- * read before the caller's last check of the ring, so nothing in between
- * is missed. Returns 0 to re-check, or -EPIPE, -EBADF, -EINTR, -ETIMEDOUT.
- */
-static int user_sleep(struct xb_handle *h, const struct xb_sleep_on *on, int n,
-		      uint32_t gen, const struct timespec *deadline)
-{
-	struct futex_waitv w[3] = { 0 };
-	int i;
-
-	if (__atomic_load_n(&h->closed, __ATOMIC_ACQUIRE))
-		return -EBADF;
-	for (i = 0; i < n; i++) {
-		if (peer_gone(on[i].peer))
-			return -EPIPE;
-		w[i].uaddr = (uintptr_t)on[i].seq;
-		w[i].val = on[i].val;
-		w[i].flags = FUTEX_32;	/* shared: the word lives in a MAP_SHARED mapping */
-	}
-	w[n].uaddr = (uintptr_t)&xb_local_gen;
-	w[n].val = gen;
-	w[n].flags = FUTEX_32 | FUTEX_PRIVATE_FLAG;
-
-	if (syscall(SYS_futex_waitv, w, n + 1, 0, deadline, CLOCK_MONOTONIC) >= 0)
-		return 0;
-	switch (errno) {
-	case EAGAIN:		/* a word moved before we slept */
-		return 0;
-	case EINTR:
-		return -EINTR;
-	case ETIMEDOUT:
-		return -ETIMEDOUT;
-	default:
-		return -errno;
-	}
-}
-
-/*
- * Claim the end for this process: its pid goes into the endpoint's owner
- * word, which is how the peer detects our death. A live process holding
- * it already makes the end busy; a dead one's claim is taken over.
- */
-static int user_claim(struct xb_end *e)
-{
-	uint32_t me = (uint32_t)xb_self_pid();
-	uint32_t cur;
-
-	if (e->claimed)
-		return 0;
-	cur = load_acquire(&e->self->owner);
-	for (;;) {
-		if (cur != 0 && cur != XBUF_OWNER_GONE && cur != me && !xb_peer_dead((pid_t)cur))
-			return -EBUSY;
-		if (__atomic_compare_exchange_n(&e->self->owner, &cur, me, false,
-						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			break;
-	}
-	e->claimed = true;
-	return 0;
-}
-
-/*
- * Give up this process's claim on the end (the last handle of its side
- * went). The peer's sleepers are told: like a pipe's, its blocked calls
- * then fail with EPIPE, until a new process takes the end.
- */
-static void user_release(struct xb_end *e)
-{
-	uint32_t me = (uint32_t)xb_self_pid();
-
-	if (!e->claimed)
-		return;
-	e->claimed = false;
-	if (!__atomic_compare_exchange_n(&e->self->owner, &me, XBUF_OWNER_GONE, false,
-					 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-		return;
-	__atomic_fetch_add(&e->self->seq, 1, __ATOMIC_SEQ_CST);
-	futex_wake_shared(&e->self->seq);
-}
-
-/* The peer sleeps in futex_waitv() on our seq, which the caller bumped. */
-static void user_wake(struct xb_handle *h, struct xb_end *e)
-{
-	(void)h;
-	futex_wake_shared(&e->self->seq);
-}
-
-/* Sleepers wait on xb_local_gen too: xb_handle_cancel()'s wake-up is enough. */
-static void user_cancel(struct xb_handle *h)
-{
-	(void)h;
-}
-
-const struct xb_backend_ops xb_user_ops = {
-	.backend	= XBUF_BACKEND_USER,
-	.claim		= user_claim,
-	.release	= user_release,
-	.sleep		= user_sleep,
-	.wake		= user_wake,
-	.peer_gone	= user_peer_gone,
-	.cancel		= user_cancel,
-};

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command (README): builds, then runs the C tests, the C
+# The project's test command (README): builds, checks that the link graph of
+# libxbuf's objects has no cycle (test/c/deps.sh), then runs the C tests, the C
 # tests under ASan+UBSan and TSan, the type check and the tsup bundle, the
 # Bun tests (vitest under Bun), and the kernel tests in a QEMU guest. Prints one closing line "N passed, N failed".
 #   XBUF_SKIP_KERNEL=1  skip the QEMU guest (it needs root for apt-get)
@@ -30,6 +31,7 @@ suite() { # name command...
 }
 
 python3 -m ziglang build || { echo "0 passed, 1 failed"; exit 1; }
+suite deps bash test/c/deps.sh
 suite c bash test/c/run.sh
 [ -n "${XBUF_SKIP_SANITIZE:-}" ] || suite sanitize bash test/c/sanitize.sh
 suite typecheck tsc --noEmit -p .

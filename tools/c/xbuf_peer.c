@@ -16,6 +16,7 @@
  *       until the application side is gone (EPIPE)
  *
  * Prints one line "<verb> <bytes> bytes <seconds> s" to stdout on success.
+ * The pattern is test/check.h's, the one every test and the binding check.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,11 +26,7 @@
 #include <string.h>
 #include <time.h>
 #include "xbuf.h"
-
-static uint8_t pattern_byte(uint64_t i)
-{
-	return (uint8_t)((i * 0x9E3779B97F4A7C15ull) >> 56);
-}
+#include "check.h"	/* pattern_fill(), pattern_check(): the stream pattern */
 
 static double now(void)
 {
@@ -120,8 +117,8 @@ int main(int argc, char **argv)
 
 			if (bytes && bytes - done < n)
 				n = (size_t)(bytes - done);
-			for (size_t k = fixed && done ? n : 0; k < n; k++)
-				buf[k] = pattern_byte(pos + k);
+			if (!fixed || !done)
+				pattern_fill(buf, pos, n);
 			ret = evl_write_xbuf(xb, buf, n, 0);
 			if (ret < 0)
 				return fail("evl_write_xbuf", ret);
@@ -140,12 +137,13 @@ int main(int argc, char **argv)
 
 			if (ret < 0)
 				return fail("evl_read_xbuf", ret);
-			for (ssize_t k = 0; k < ret; k++)
-				if (buf[k] != pattern_byte(pos + (uint64_t)k)) {
-					fprintf(stderr, "xbuf_peer: byte %llu is wrong\n",
-						(unsigned long long)(pos + (uint64_t)k));
-					return 1;
-				}
+			long long bad = pattern_check(buf, pos, (size_t)ret);
+
+			if (bad >= 0) {
+				fprintf(stderr, "xbuf_peer: byte %llu is wrong\n",
+					(unsigned long long)(pos + (uint64_t)bad));
+				return 1;
+			}
 			pos += (uint64_t)ret;
 			done += (unsigned long long)ret;
 		}
