@@ -32,52 +32,26 @@
  */
 #include <linux/errno.h>
 #include <linux/gfp.h>
-#include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/version.h>
 #include <linux/vmalloc.h>
 #include "xbuf_internal.h"
 
-static u64 xbk_data_size(u64 capacity)
-{
-	if (!capacity)
-		return 0;
-
-	return roundup_pow_of_two(max_t(u64, capacity, PAGE_SIZE));
-}
-
-/* Fill the info page: immutable once the element fd exists. */
-static void xbk_fill_info(struct evl_xbuf *xbuf, u64 i_bufsz, u64 o_bufsz)
-{
-	struct xbuf_shm_info *info = xbuf->info;
-	u64 isz = xbk_data_size(i_bufsz), osz = xbk_data_size(o_bufsz);
-	u64 hdr = XBUF_HEADER_PAGES * PAGE_SIZE;
-
-	info->magic = XBUF_MAGIC;
-	info->abi_version = XBUF_ABI_VERSION;
-	info->page_size = PAGE_SIZE;
-	info->header_pages = XBUF_HEADER_PAGES;
-	info->file_size = hdr + isz + osz;
-	info->map_size = hdr + 2 * isz + 2 * osz;
-	info->ring[XBUF_INBOUND].capacity = i_bufsz;
-	info->ring[XBUF_INBOUND].data_size = isz;
-	info->ring[XBUF_INBOUND].data_file_off = hdr;
-	info->ring[XBUF_INBOUND].data_map_off = hdr;
-	info->ring[XBUF_OUTBOUND].capacity = o_bufsz;
-	info->ring[XBUF_OUTBOUND].data_size = osz;
-	info->ring[XBUF_OUTBOUND].data_file_off = hdr + isz;
-	info->ring[XBUF_OUTBOUND].data_map_off = hdr + 2 * isz;
-}
-
+/*
+ * Allocate the pages of an element and lay them out. The info page is
+ * xbuf_abi_layout()'s, and every page count and offset below derives from
+ * it, so the module's mapping is the library's to the byte (a direction
+ * of size 0 has no pages and data offsets 0).
+ */
 int xbk_mem_alloc(struct evl_xbuf *xbuf, u64 i_bufsz, u64 o_bufsz)
 {
-	unsigned long ipages = xbk_data_size(i_bufsz) >> PAGE_SHIFT;
-	unsigned long opages = xbk_data_size(o_bufsz) >> PAGE_SHIFT;
-	unsigned long n, m, i;
+	struct xbuf_shm_info layout;
+	unsigned long n, m, i, dir;
 
-	xbuf->nr_pages = XBUF_HEADER_PAGES + ipages + opages;
-	xbuf->nr_map_pages = XBUF_HEADER_PAGES + 2 * ipages + 2 * opages;
+	xbuf_abi_layout(&layout, i_bufsz, o_bufsz, PAGE_SIZE);
+	xbuf->nr_pages = layout.file_size >> PAGE_SHIFT;
+	xbuf->nr_map_pages = layout.map_size >> PAGE_SHIFT;
 	xbuf->pages = kvcalloc(xbuf->nr_pages, sizeof(*xbuf->pages), GFP_KERNEL);
 	if (!xbuf->pages)
 		return -ENOMEM;
@@ -94,14 +68,18 @@ int xbk_mem_alloc(struct evl_xbuf *xbuf, u64 i_bufsz, u64 o_bufsz)
 			goto fail_pages;
 	}
 
-	/* Header pages, then each data area twice. */
+	/* Header pages, then each data area twice, where the info page says. */
 	for (m = 0; m < XBUF_HEADER_PAGES; m++)
 		xbuf->map_pages[m] = xbuf->pages[m];
-	for (i = 0; i < 2 * ipages; i++)
-		xbuf->map_pages[m++] = xbuf->pages[XBUF_HEADER_PAGES + i % ipages];
-	for (i = 0; i < 2 * opages; i++)
-		xbuf->map_pages[m++] = xbuf->pages[XBUF_HEADER_PAGES + ipages +
-						   i % opages];
+	for (dir = 0; dir < 2; dir++) {
+		const struct xbuf_shm_ring_info *ri = &layout.ring[dir];
+		unsigned long file_pg = ri->data_file_off >> PAGE_SHIFT;
+		unsigned long map_pg = ri->data_map_off >> PAGE_SHIFT;
+		unsigned long pages = ri->data_size >> PAGE_SHIFT;
+
+		for (i = 0; i < 2 * pages; i++)
+			xbuf->map_pages[map_pg + i] = xbuf->pages[file_pg + i % pages];
+	}
 
 	xbuf->base = vmap(xbuf->map_pages, xbuf->nr_map_pages, VM_MAP,
 			  PAGE_KERNEL);
@@ -111,13 +89,14 @@ int xbk_mem_alloc(struct evl_xbuf *xbuf, u64 i_bufsz, u64 o_bufsz)
 	xbuf->info = xbuf->base;
 	xbuf->drv = xbuf->base + XBUF_DRIVER_PAGE * PAGE_SIZE;
 	xbuf->app = xbuf->base + XBUF_APP_PAGE * PAGE_SIZE;
-	xbk_fill_info(xbuf, i_bufsz, o_bufsz);
+	*xbuf->info = layout;	/* immutable once the element fd exists */
 
-	/* App-owned map pages: the app page, and the outbound data (twice). */
+	/* App-owned map pages: the app page, and the outbound data (twice; none without a ring). */
 	xbuf->app_first[0] = XBUF_APP_PAGE;
 	xbuf->app_end[0] = XBUF_APP_PAGE + 1;
-	xbuf->app_first[1] = XBUF_HEADER_PAGES + 2 * ipages;
-	xbuf->app_end[1] = xbuf->app_first[1] + 2 * opages;
+	xbuf->app_first[1] = layout.ring[XBUF_OUTBOUND].data_map_off >> PAGE_SHIFT;
+	xbuf->app_end[1] = xbuf->app_first[1] +
+			   2 * (layout.ring[XBUF_OUTBOUND].data_size >> PAGE_SHIFT);
 
 	return 0;
 
