@@ -2,11 +2,15 @@
 /*
  * kt.h - helpers of the guest-side kernel tests (test/kernel/tests/t_*.c).
  * One program per feature, liburing style: exit 0 pass, 1 fail, 77 skip.
+ * The checks (CHECK, CHECK_EQ, CHECK_ERR for -errno returns, CHECK_ERRNO
+ * for -1 with errno) and exit codes are test/check.h's, shared with
+ * test/c and tools/c.
  */
 #ifndef KT_H
 #define KT_H
 
 #define _GNU_SOURCE
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -25,40 +29,31 @@
 #include <unistd.h>
 #include "xbuf/abi.h"
 #include "xbuf/kernel.h"
+#include "check.h"
 
-#define KT_PASS	0
-#define KT_FAIL	1
-#define KT_SKIP	77
+/*
+ * A raw latmus record (packed, little-endian, at any offset) in host order.
+ * Its min and max are signed.
+ */
+struct kt_latmus {
+	uint64_t sum;
+	int32_t min, max;
+	uint32_t overruns, samples;
+};
 
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: CHECK(%s) failed (errno %d: %s)\n", \
-			__FILE__, __LINE__, #c, errno, strerror(errno)); \
-		exit(KT_FAIL);						\
-	}								\
-} while (0)
+static inline struct kt_latmus kt_latmus_rec(const void *p)
+{
+	struct xbuf_latmus_record r;
+	struct kt_latmus k;
 
-/* expr must fail with -1 and errno err. */
-#define CHECK_ERR(expr, err) do {					\
-	long _r;							\
-	errno = 0;							\
-	_r = (long)(expr);						\
-	if (_r != -1 || errno != (err)) {				\
-		fprintf(stderr, "%s:%d: %s = %ld errno %d (%s), want -1 errno %d (%s)\n", \
-			__FILE__, __LINE__, #expr, _r, errno, strerror(errno), \
-			(err), strerror(err));				\
-		exit(KT_FAIL);						\
-	}								\
-} while (0)
-
-#define CHECK_EQ(expr, want) do {					\
-	long long _v = (long long)(expr), _w = (long long)(want);	\
-	if (_v != _w) {							\
-		fprintf(stderr, "%s:%d: %s = %lld, want %lld (errno %d: %s)\n", \
-			__FILE__, __LINE__, #expr, _v, _w, errno, strerror(errno)); \
-		exit(KT_FAIL);						\
-	}								\
-} while (0)
+	memcpy(&r, p, sizeof(r));
+	k.sum = le64toh(r.sum_lat);
+	k.min = (int32_t)le32toh(r.min_lat);
+	k.max = (int32_t)le32toh(r.max_lat);
+	k.overruns = le32toh(r.overruns);
+	k.samples = le32toh(r.samples);
+	return k;
+}
 
 static inline int kt_clone_fd(void)
 {

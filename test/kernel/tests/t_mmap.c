@@ -189,16 +189,15 @@ int main(void)
 			CHECK(prod - cons <= 4096);
 			CHECK_EQ((prod - cons) % 24, 0);
 			while (prod - cons >= 24) {
-				struct xbuf_latmus_record rec;
-
 				/* In place: contiguous even across the wrap. */
-				memcpy(&rec, m.data[XBUF_INBOUND] + (cons & mask), 24);
+				struct kt_latmus rec = kt_latmus_rec(m.data[XBUF_INBOUND] + (cons & mask));
+
 				if ((cons & mask) + 24 > mask + 1)
 					straddled++;
 				CHECK_EQ(rec.samples, 1);
-				CHECK_EQ(rec.min_lat, rec.max_lat);
-				CHECK_EQ((int64_t)rec.sum_lat, rec.min_lat);
-				CHECK(rec.min_lat >= 0);
+				CHECK_EQ(rec.min, rec.max);
+				CHECK_EQ((int64_t)rec.sum, rec.min);
+				CHECK(rec.min >= 0);
 				cons += 24;
 				got++;
 			}
@@ -215,5 +214,5 @@ int main(void)
 	close(lm);
 	munmap(m.base, m.size);
 	close(fd);
-	return KT_PASS;
+	return T_EXIT_PASS;
 }
