@@ -25,79 +25,49 @@
 #include <evl/xbuf.h>
 #include "xbuf/kernel.h"
 
-/* The wire format, little-endian whatever the CPU. */
-struct xbk_latmus_record {
-	__le64 sum_lat;
-	__le32 min_lat;
-	__le32 max_lat;
-	__le32 overruns;
-	__le32 samples;
-} __packed;
-
-static_assert(sizeof(struct xbk_latmus_record) == sizeof(struct xbuf_latmus_record));
-
 struct xbk_latmus_session {
 	struct mutex lock;		/* serializes START/STOP/release */
 	struct evl_xbuf *xbuf;		/* non-NULL while running */
 	struct evl_file *efile;
 	struct hrtimer timer;
 	ktime_t period;
-	u32 per_interval;		/* samples per record */
-	/* Accumulators: timer callback only. */
-	u64 sum;
-	s32 min, max;
-	u32 overruns, samples;
+	u32 per_interval;		/* periods one record covers */
+	struct xbuf_latmus_acc acc;	/* timer callback only */
 	/* Counters: read by STATS at any time. */
 	atomic64_t records, dropped, shots;
 };
 
-static void xbk_latmus_reset(struct xbk_latmus_session *s)
-{
-	s->sum = 0;
-	s->min = S32_MAX;
-	s->max = S32_MIN;
-	s->overruns = 0;
-	s->samples = 0;
-}
-
 static void xbk_latmus_emit(struct xbk_latmus_session *s)
 {
-	struct xbk_latmus_record rec = {
-		.sum_lat = cpu_to_le64(s->sum),
-		.min_lat = cpu_to_le32(s->min),
-		.max_lat = cpu_to_le32(s->max),
-		.overruns = cpu_to_le32(s->overruns),
-		.samples = cpu_to_le32(s->samples),
-	};
+	struct xbuf_latmus_record rec;
 	ssize_t ret;
 
+	xbuf_latmus_acc_record(&s->acc, &rec);
 	ret = evl_write_xbuf(s->xbuf, &rec, sizeof(rec), O_NONBLOCK);
 	if (ret == sizeof(rec))
 		atomic64_inc(&s->records);
 	else
 		atomic64_inc(&s->dropped);
 
-	xbk_latmus_reset(s);
+	xbuf_latmus_acc_reset(&s->acc);
 }
 
-/* Hard irq context (HRTIMER_MODE_ABS_HARD). */
+/*
+ * Hard irq context (HRTIMER_MODE_ABS_HARD). The record rule is the one
+ * of xbuf/kernel.h, the user-space sampler's too: hrtimer_forward()
+ * counts the periods it skips plus the one ahead, so missed = that - 1,
+ * and a record is due once samples + overruns cover the interval.
+ */
 static enum hrtimer_restart xbk_latmus_timer(struct hrtimer *timer)
 {
 	struct xbk_latmus_session *s = container_of(timer, struct xbk_latmus_session, timer);
 	ktime_t now = hrtimer_cb_get_time(timer);
 	s64 lat = ktime_to_ns(ktime_sub(now, hrtimer_get_expires(timer)));
-	u64 missed;
+	u64 fwd;
 
-	lat = clamp_t(s64, lat, S32_MIN, S32_MAX);
-	missed = hrtimer_forward(timer, now, s->period);
-	if (missed > 1)
-		s->overruns += missed - 1;
-
-	s->sum += lat;
-	s->min = min_t(s32, s->min, lat);
-	s->max = max_t(s32, s->max, lat);
+	fwd = hrtimer_forward(timer, now, s->period);
 	atomic64_inc(&s->shots);
-	if (++s->samples >= s->per_interval)
+	if (xbuf_latmus_acc_add(&s->acc, lat, fwd ? fwd - 1 : 0, s->per_interval))
 		xbk_latmus_emit(s);
 
 	return HRTIMER_RESTART;
@@ -141,7 +111,7 @@ static long xbk_latmus_start(struct xbk_latmus_session *s,
 	s->efile = efile;
 	s->period = ns_to_ktime((u64)req.period_us * NSEC_PER_USEC);
 	s->per_interval = req.interval_us / req.period_us;
-	xbk_latmus_reset(s);
+	xbuf_latmus_acc_reset(&s->acc);
 	hrtimer_start(&s->timer, ktime_add(ktime_get(), s->period),
 		      HRTIMER_MODE_ABS_HARD);
 
