@@ -46,11 +46,6 @@ static DEFINE_MUTEX(xbk_lock);
 static LIST_HEAD(xbk_public_list);
 static DEFINE_XARRAY(xbk_minors);
 
-/* Names devtmpfs already uses under /dev/xbuf/, or that we reserve. */
-static const char * const xbk_reserved_names[] = {
-	"clone", "latmus", "selftest",
-};
-
 static const struct file_operations xbk_elem_fops;
 
 /* Called by kref_put_mutex() with xbk_lock held; drops it. */
@@ -87,32 +82,6 @@ static struct evl_xbuf *xbk_find_public(const char *name)
 			return xbuf;
 
 	return NULL;
-}
-
-static bool xbk_name_reserved(const char *name)
-{
-	int i;
-
-	for (i = 0; i < ARRAY_SIZE(xbk_reserved_names); i++)
-		if (!strcmp(name, xbk_reserved_names[i]))
-			return true;
-
-	return false;
-}
-
-/* A name devtmpfs and sysfs can take as one path component. */
-static bool xbk_name_valid(const char *name)
-{
-	const char *p;
-
-	if (!*name || !strcmp(name, ".") || !strcmp(name, "..") || *name == '@')
-		return false;
-
-	for (p = name; *p; p++)
-		if (*p == '/' || *p < 0x20 || *p == 0x7f)
-			return false;
-
-	return true;
 }
 
 static struct file *xbk_new_file(struct evl_xbuf *xbuf, int o_flags)
@@ -233,7 +202,7 @@ static long xbk_ioctl_clone(void __user *u_req)
 	const char *name;
 	struct file *filp;
 	bool public;
-	int fd;
+	int fd, ret;
 
 	if (copy_from_user(&req, u_req, sizeof(req)))
 		return -EFAULT;
@@ -253,14 +222,15 @@ static long xbk_ioctl_clone(void __user *u_req)
 		public = true;
 		name++;
 	}
-	if (public) {
-		if (!*name)
-			return -EINVAL;
-		if (!xbk_name_valid(name))
-			return -EINVAL;
-		if (xbk_name_reserved(name))
-			return -EEXIST;
-	}
+	/*
+	 * xbuf/abi.h's rule, the library's too, for every name given: one
+	 * devtmpfs and sysfs path component, never "@<id>" (sysfs names
+	 * private elements so); a public element also needs a name, and
+	 * not one of our devices (XBUF_RESERVED_NAMES: -EEXIST).
+	 */
+	ret = xbuf_abi_check_name(name, public);
+	if (ret)
+		return ret;
 
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0)
