@@ -11,8 +11,11 @@
  * Trust: the driver-side positions live in kernel memory (drv_pos) and are
  * mirrored into the driver page, which user space only maps read-only. The
  * app-side positions live in the app page, which the application may write
- * at will; every fill computed from them is clamped to [0, capacity]
- * (xbk_clamp()), so garbage there can only disturb this element's own
+ * at will. The arithmetic on them is xbuf/abi.h's, shared with the
+ * library: a consumer's fill is clamped to [0, capacity] (xbuf_abi_fill()),
+ * and a producer finds no room when the consumer position is ahead of its
+ * own or more than a ring behind (xbuf_abi_room()), so it never overwrites
+ * what may be unread. Garbage there can only disturb this element's own
  * traffic, never make the kernel touch memory outside the data area.
  *
  * Memory-ordering protocol (xbuf/abi.h names the pairs P1/C1, C2/P2,
@@ -50,17 +53,6 @@
 #include <linux/uaccess.h>
 #include "xbuf_internal.h"
 
-/* Clamped fill: whatever the app page says, the answer is in [0, capacity]. */
-static inline u64 xbk_clamp(const struct xbk_ring *r, u64 prod, u64 cons)
-{
-	s64 fill = (s64)(prod - cons);
-
-	if (fill <= 0)
-		return 0;
-
-	return min_t(u64, (u64)fill, r->capacity);
-}
-
 /* Endpoint words are plain memory shared with user space. */
 static inline void xbk_ep_inc64(__u64 *p)
 {
@@ -83,27 +75,47 @@ static inline bool xbk_cannot_block(void)
 }
 
 /*
- * Fill of a ring as any observer sees it. The driver position is ours;
- * the app position is untrusted and clamped.
+ * Both positions of a ring, as any observer sees them. The driver position
+ * is ours; the app position is untrusted: only xbuf/abi.h's clamped
+ * arithmetic is applied to it.
  */
+static void xbk_ring_pos(struct xbk_ring *r, u64 *prod, u64 *cons)
+{
+	/*
+	 * Acquire both: C1 pairs with the producer's P1 release, P2 with the
+	 * consumer's C2 release (xbk_drv_*(), xbk_app_*(), csrc/ring.c).
+	 */
+	if (r->dir == XBUF_INBOUND) {
+		*prod = smp_load_acquire(&r->drv_pos);
+		*cons = smp_load_acquire(&r->app_ep->pos);
+	} else {
+		*prod = smp_load_acquire(&r->app_ep->pos);
+		*cons = smp_load_acquire(&r->drv_pos);
+	}
+}
+
+/* Bytes the consumer of a ring may read, in [0, capacity]. */
 u64 xbk_ring_fill(struct xbk_ring *r)
 {
 	u64 prod, cons;
 
 	if (!r->capacity)
 		return 0;
+	xbk_ring_pos(r, &prod, &cons);
 
-	if (r->dir == XBUF_INBOUND) {
-		/* C1: pairs with P1 smp_store_release(&r->drv_pos) in xbk_drv_write(). */
-		prod = smp_load_acquire(&r->drv_pos);
-		cons = smp_load_acquire(&r->app_ep->pos);
-	} else {
-		/* C1: pairs with P1 smp_store_release(&app_ep->pos) in xbk_app_write(). */
-		prod = smp_load_acquire(&r->app_ep->pos);
-		cons = smp_load_acquire(&r->drv_pos);
-	}
+	return xbuf_abi_fill(r->capacity, prod, cons);
+}
 
-	return xbk_clamp(r, prod, cons);
+/* Bytes the producer of a ring may write: none if the positions disagree. */
+static u64 xbk_ring_room(struct xbk_ring *r)
+{
+	u64 prod, cons;
+
+	if (!r->capacity)
+		return 0;
+	xbk_ring_pos(r, &prod, &cons);
+
+	return xbuf_abi_room(r->capacity, prod, cons);
 }
 
 /* A writer sleeping for room, on drv_sleepers or app_sleepers. */
@@ -113,17 +125,19 @@ struct xbk_sleeper {
 };
 
 /*
- * Inbound: an in-kernel writer sleeps and the room left is less than the
- * smallest write waiting: only a short read can unblock it. The waiters
- * count is read first; the writer stored drv_wanted before raising it.
+ * Inbound: an in-kernel writer is stuck (xbuf_abi_writer_stuck(): it
+ * sleeps and the room left is less than the smallest write waiting): only
+ * a short read can unblock it. The waiters count is read first; the writer
+ * stored drv_wanted before raising it.
  */
 static bool xbk_drv_writer_stuck(struct xbk_ring *r, u64 fill)
 {
-	if (!atomic_read(&r->drv_waiters))
-		return false;
+	u32 waiters = atomic_read(&r->drv_waiters);
+
 	smp_rmb();	/* pairs with smp_mb__before_atomic() in xbk_sleeper_enter() */
 
-	return r->capacity - fill < READ_ONCE(r->drv_wanted);
+	return xbuf_abi_writer_stuck(r->capacity, fill, waiters,
+				     READ_ONCE(r->drv_wanted));
 }
 
 /*
@@ -133,15 +147,16 @@ static bool xbk_drv_writer_stuck(struct xbk_ring *r, u64 fill)
  */
 static bool xbk_app_writer_stuck(struct xbk_ring *r, u64 fill)
 {
-	u64 room = r->capacity - fill;
+	u32 waiters = atomic_read(&r->app_waiters);
 
-	if (atomic_read(&r->app_waiters)) {
-		smp_rmb();	/* pairs with smp_mb__before_atomic() in xbk_sleeper_enter() */
-		if (room < READ_ONCE(r->app_wanted))
-			return true;
-	}
+	smp_rmb();	/* pairs with smp_mb__before_atomic() in xbk_sleeper_enter() */
+	if (xbuf_abi_writer_stuck(r->capacity, fill, waiters,
+				  READ_ONCE(r->app_wanted)))
+		return true;
 
-	return READ_ONCE(r->app_ep->waiters) && room < READ_ONCE(r->app_ep->wanted);
+	return xbuf_abi_writer_stuck(r->capacity, fill,
+				     READ_ONCE(r->app_ep->waiters),
+				     READ_ONCE(r->app_ep->wanted));
 }
 
 /* A blocking read(2) of count bytes would complete (count 0: any byte). */
@@ -206,7 +221,7 @@ static void xbk_sleeper_leave(struct list_head *sleepers, u64 *wanted,
 
 static inline bool xbk_has_room(struct xbk_ring *r, u64 count)
 {
-	return r->capacity - xbk_ring_fill(r) >= max_t(u64, count, 1);
+	return xbk_ring_room(r) >= max_t(u64, count, 1);
 }
 
 static void xbk_app_wake_work(struct irq_work *work)
@@ -286,7 +301,7 @@ static ssize_t xbk_drv_write(struct xbk_ring *r, const void *buf,
 		pos = r->drv_pos;
 		/* P2: pairs with C2 smp_store_release(&app_ep->pos) in xbk_app_read() and csrc/ring.c. */
 		cons = smp_load_acquire(&r->app_ep->pos);
-		if (r->capacity - xbk_clamp(r, pos, cons) >= count)
+		if (xbuf_abi_room(r->capacity, pos, cons) >= count)
 			break;
 
 		if (nonblock) {
@@ -377,7 +392,7 @@ static ssize_t xbk_drv_read(struct xbk_ring *r, void *buf, size_t count,
 		pos = r->drv_pos;
 		/* C1: pairs with P1 smp_store_release(&app_ep->pos) in xbk_app_write() and csrc/ring.c. */
 		prod = smp_load_acquire(&r->app_ep->pos);
-		avail = xbk_clamp(r, prod, pos);
+		avail = xbuf_abi_fill(r->capacity, prod, pos);
 		n = min_t(u64, avail, count);
 		if (n == count || (n && (nonblock || xbk_app_writer_stuck(r, avail))))
 			break;
@@ -491,7 +506,7 @@ ssize_t xbk_app_read(struct xbk_ring *r, char __user *ubuf, size_t count,
 		cons = READ_ONCE(r->app_ep->pos);
 		/* C1: pairs with P1 smp_store_release(&r->drv_pos) in xbk_drv_write(). */
 		prod = smp_load_acquire(&r->drv_pos);
-		avail = xbk_clamp(r, prod, cons);
+		avail = xbuf_abi_fill(r->capacity, prod, cons);
 		n = min_t(u64, avail, count);
 		if (n == count || (n && (nonblock || xbk_drv_writer_stuck(r, avail))))
 			break;
@@ -547,7 +562,7 @@ ssize_t xbk_app_write(struct xbk_ring *r, const char __user *ubuf,
 		pos = READ_ONCE(r->app_ep->pos);
 		/* P2: pairs with C2 smp_store_release(&r->drv_pos) in xbk_drv_read(). */
 		cons = smp_load_acquire(&r->drv_pos);
-		if (r->capacity - xbk_clamp(r, pos, cons) >= count)
+		if (xbuf_abi_room(r->capacity, pos, cons) >= count)
 			break;
 
 		if (nonblock) {
