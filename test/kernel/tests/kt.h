@@ -114,6 +114,53 @@ static inline long kt_kio(int st, unsigned long cmd, void *buf, size_t n,
 #define kt_kwrite(st, buf, n, fl) kt_kio(st, XBUF_SELFTEST_IOC_KWRITE, (void *)(buf), n, fl)
 #define kt_kread(st, buf, n, fl)  kt_kio(st, XBUF_SELFTEST_IOC_KREAD, buf, n, fl)
 
+/*
+ * An in-kernel call (KREAD or KWRITE, blocking) on a thread of its own, so
+ * that the test can watch it sleep. For KWRITE, fill buf first.
+ */
+struct kt_job {
+	int st;
+	unsigned long cmd;
+	size_t n;
+	long ret;
+	int err;
+	int done;			/* set (release) once the call returned */
+	pthread_t thread;
+	unsigned char buf[256];
+};
+
+static inline void *kt_job_main(void *arg)
+{
+	struct kt_job *j = arg;
+
+	j->ret = kt_kio(j->st, j->cmd, j->buf, j->n, 0);
+	j->err = errno;
+	__atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static inline void kt_job_start(struct kt_job *j, int st, unsigned long cmd, size_t n)
+{
+	CHECK(n <= sizeof(j->buf));
+	j->st = st;
+	j->cmd = cmd;
+	j->n = n;
+	j->done = 0;
+	CHECK(!pthread_create(&j->thread, NULL, kt_job_main, j));
+}
+
+static inline int kt_job_done(struct kt_job *j)
+{
+	return __atomic_load_n(&j->done, __ATOMIC_ACQUIRE);
+}
+
+/* Wait for the call: what it returned. */
+static inline long kt_job_join(struct kt_job *j)
+{
+	CHECK(!pthread_join(j->thread, NULL));
+	return j->ret;
+}
+
 static inline void kt_rings(int fd, struct xbuf_elem_rings *r)
 {
 	CHECK_EQ(ioctl(fd, XBUF_IOC_RINGS, r), 0);

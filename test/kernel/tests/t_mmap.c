@@ -6,30 +6,6 @@
  */
 #include "kt.h"
 
-struct job {
-	int st;
-	size_t n;
-	long ret;
-	unsigned char buf[256];
-};
-
-static void *kread_blocking(void *arg)
-{
-	struct job *j = arg;
-
-	j->ret = kt_kread(j->st, j->buf, j->n, 0);
-	return NULL;
-}
-
-static void *kwrite_blocking(void *arg)
-{
-	struct job *j = arg;
-
-	kt_fill(j->buf, j->n, 77);
-	j->ret = kt_kwrite(j->st, j->buf, j->n, 0);
-	return NULL;
-}
-
 static void check_info(int fd, uint64_t icap, uint64_t ocap)
 {
 	long pg = sysconf(_SC_PAGESIZE);
@@ -71,8 +47,7 @@ int main(void)
 {
 	static unsigned char buf[8192], in[8192];
 	struct kt_map m;
-	struct job j;
-	pthread_t t;
+	struct kt_job j;
 	uint64_t pos, mask;
 	int fd, st, lm;
 
@@ -130,8 +105,7 @@ int main(void)
 	CHECK_EQ(kt_kread(st, in, 10, 0), 10);
 
 	/* KICK: a kernel reader sleeps; the app produces via the mapping. */
-	j = (struct job){ .st = st, .n = 100 };
-	CHECK(!pthread_create(&t, NULL, kread_blocking, &j));
+	kt_job_start(&j, st, XBUF_SELFTEST_IOC_KREAD, 100);
 	CHECK(kt_wait_nonzero(&m.drv->cons.waiters, 5000));
 	pos = kt_load64(&m.app->prod.pos);
 	kt_fill(m.data[XBUF_OUTBOUND] + (pos & mask), 100, 6);
@@ -139,23 +113,21 @@ int main(void)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* K1 */
 	if (kt_load32(&m.drv->cons.waiters))
 		CHECK_EQ(ioctl(fd, XBUF_IOC_KICK), 0);
-	CHECK(!pthread_join(t, NULL));
-	CHECK_EQ(j.ret, 100);
+	CHECK_EQ(kt_job_join(&j), 100);
 	CHECK(kt_same(j.buf, 100, 6));
 
 	/* KICK: a kernel writer waits for room; the app consumes via the mapping. */
 	mask = m.info->ring[XBUF_INBOUND].data_size - 1;
 	CHECK_EQ(kt_kwrite(st, buf, 4000, 0), 4000);
-	j = (struct job){ .st = st, .n = 200 };
-	CHECK(!pthread_create(&t, NULL, kwrite_blocking, &j));
+	kt_fill(j.buf, 200, 77);
+	kt_job_start(&j, st, XBUF_SELFTEST_IOC_KWRITE, 200);
 	CHECK(kt_wait_nonzero(&m.drv->prod.waiters, 5000));
 	pos = kt_load64(&m.app->cons.pos);
 	__atomic_store_n(&m.app->cons.pos, pos + 4000, __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* K1 */
 	if (kt_load32(&m.drv->prod.waiters))
 		CHECK_EQ(ioctl(fd, XBUF_IOC_KICK), 0);
-	CHECK(!pthread_join(t, NULL));
-	CHECK_EQ(j.ret, 200);
+	CHECK_EQ(kt_job_join(&j), 200);
 	CHECK(kt_same(m.data[XBUF_INBOUND] + ((pos + 4000) & mask), 200, 77));
 	CHECK_EQ(read(fd, in, 200), 200);
 	munmap(m.base, m.size);

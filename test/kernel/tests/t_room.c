@@ -18,24 +18,6 @@
 #define CAP	4096ULL
 #define UNREAD	1000ULL
 
-struct job {
-	int st;
-	long ret;
-	int err;
-	int done;
-	unsigned char buf[16];
-};
-
-static void *kwrite_blocking(void *arg)
-{
-	struct job *j = arg;
-
-	j->ret = kt_kwrite(j->st, j->buf, sizeof(j->buf), 0);
-	j->err = errno;
-	__atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
-	return NULL;
-}
-
 /*
  * prod - cons values that leave no room: the consumer ahead of the
  * producer (by one byte, a ring, far), or more than a ring behind it
@@ -53,8 +35,7 @@ static void inbound(void)
 	uint64_t prod, mask;
 	struct xbuf_elem_rings rg;
 	struct kt_map m;
-	struct job j;
-	pthread_t t;
+	struct kt_job j;
 	int fd, st;
 
 	fd = kt_create_ok(CAP, CAP, 0, NULL);
@@ -89,31 +70,29 @@ static void inbound(void)
 
 	/* A blocking in-kernel writer sleeps instead of overwriting... */
 	__atomic_store_n(&m.app->cons.pos, prod - bad_used[0], __ATOMIC_RELEASE);
-	j = (struct job){ .st = st };
-	kt_fill(j.buf, sizeof(j.buf), 200);
-	CHECK(!pthread_create(&t, NULL, kwrite_blocking, &j));
+	kt_fill(j.buf, 16, 200);
+	kt_job_start(&j, st, XBUF_SELFTEST_IOC_KWRITE, 16);
 	CHECK(kt_wait_nonzero(&m.drv->prod.waiters, 5000));
 	kt_msleep(20);
-	CHECK(!__atomic_load_n(&j.done, __ATOMIC_ACQUIRE));
+	CHECK(!kt_job_done(&j));
 	CHECK_EQ(kt_load64(&m.drv->prod.pos), prod);
 	CHECK(kt_same(m.data[XBUF_INBOUND] + (3000 & mask), UNREAD, 11));
 	/* ...a kick with the position still wrong does not let it run... */
 	CHECK_EQ(ioctl(fd, XBUF_IOC_KICK), 0);
 	kt_msleep(20);
-	CHECK(!__atomic_load_n(&j.done, __ATOMIC_ACQUIRE));
+	CHECK(!kt_job_done(&j));
 	/* ...and once the app repairs its position, it writes after the unread bytes. */
 	__atomic_store_n(&m.app->cons.pos, 3000, __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* K1 */
 	CHECK_EQ(ioctl(fd, XBUF_IOC_KICK), 0);
-	CHECK(!pthread_join(t, NULL));
-	CHECK_EQ(j.ret, sizeof(j.buf));
-	CHECK_EQ(kt_load64(&m.drv->prod.pos), prod + sizeof(j.buf));
+	CHECK_EQ(kt_job_join(&j), 16);
+	CHECK_EQ(kt_load64(&m.drv->prod.pos), prod + 16);
 
 	/* Everything reads back in order: nothing was overwritten. */
 	CHECK_EQ(read(fd, got, UNREAD), UNREAD);
 	CHECK(kt_same(got, UNREAD, 11));
-	CHECK_EQ(read(fd, got, sizeof(j.buf)), sizeof(j.buf));
-	CHECK(kt_same(got, sizeof(j.buf), 200));
+	CHECK_EQ(read(fd, got, 16), 16);
+	CHECK(kt_same(got, 16, 200));
 
 	munmap(m.base, m.size);
 	close(st);
