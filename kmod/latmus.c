@@ -25,85 +25,55 @@
 #include <evl/xbuf.h>
 #include "xbuf/kernel.h"
 
-/* The wire format, little-endian whatever the CPU. */
-struct latmus_record {
-	__le64 sum_lat;
-	__le32 min_lat;
-	__le32 max_lat;
-	__le32 overruns;
-	__le32 samples;
-} __packed;
-
-static_assert(sizeof(struct latmus_record) == sizeof(struct xbuf_latmus_record));
-
-struct latmus_session {
+struct xbk_latmus_session {
 	struct mutex lock;		/* serializes START/STOP/release */
 	struct evl_xbuf *xbuf;		/* non-NULL while running */
 	struct evl_file *efile;
 	struct hrtimer timer;
 	ktime_t period;
-	u32 per_interval;		/* samples per record */
-	/* Accumulators: timer callback only. */
-	u64 sum;
-	s32 min, max;
-	u32 overruns, samples;
+	u32 per_interval;		/* periods one record covers */
+	struct xbuf_latmus_acc acc;	/* timer callback only */
 	/* Counters: read by STATS at any time. */
 	atomic64_t records, dropped, shots;
 };
 
-static void latmus_reset(struct latmus_session *s)
+static void xbk_latmus_emit(struct xbk_latmus_session *s)
 {
-	s->sum = 0;
-	s->min = S32_MAX;
-	s->max = S32_MIN;
-	s->overruns = 0;
-	s->samples = 0;
-}
-
-static void latmus_emit(struct latmus_session *s)
-{
-	struct latmus_record rec = {
-		.sum_lat = cpu_to_le64(s->sum),
-		.min_lat = cpu_to_le32(s->min),
-		.max_lat = cpu_to_le32(s->max),
-		.overruns = cpu_to_le32(s->overruns),
-		.samples = cpu_to_le32(s->samples),
-	};
+	struct xbuf_latmus_record rec;
 	ssize_t ret;
 
+	xbuf_latmus_acc_record(&s->acc, &rec);
 	ret = evl_write_xbuf(s->xbuf, &rec, sizeof(rec), O_NONBLOCK);
 	if (ret == sizeof(rec))
 		atomic64_inc(&s->records);
 	else
 		atomic64_inc(&s->dropped);
 
-	latmus_reset(s);
+	xbuf_latmus_acc_reset(&s->acc);
 }
 
-/* Hard irq context (HRTIMER_MODE_ABS_HARD). */
-static enum hrtimer_restart latmus_timer(struct hrtimer *timer)
+/*
+ * Hard irq context (HRTIMER_MODE_ABS_HARD). The record rule is the one
+ * of xbuf/kernel.h, the user-space sampler's too: hrtimer_forward()
+ * counts the periods it skips plus the one ahead, so missed = that - 1,
+ * and a record is due once samples + overruns cover the interval.
+ */
+static enum hrtimer_restart xbk_latmus_timer(struct hrtimer *timer)
 {
-	struct latmus_session *s = container_of(timer, struct latmus_session, timer);
+	struct xbk_latmus_session *s = container_of(timer, struct xbk_latmus_session, timer);
 	ktime_t now = hrtimer_cb_get_time(timer);
 	s64 lat = ktime_to_ns(ktime_sub(now, hrtimer_get_expires(timer)));
-	u64 missed;
+	u64 fwd;
 
-	lat = clamp_t(s64, lat, S32_MIN, S32_MAX);
-	missed = hrtimer_forward(timer, now, s->period);
-	if (missed > 1)
-		s->overruns += missed - 1;
-
-	s->sum += lat;
-	s->min = min_t(s32, s->min, lat);
-	s->max = max_t(s32, s->max, lat);
+	fwd = hrtimer_forward(timer, now, s->period);
 	atomic64_inc(&s->shots);
-	if (++s->samples >= s->per_interval)
-		latmus_emit(s);
+	if (xbuf_latmus_acc_add(&s->acc, lat, fwd ? fwd - 1 : 0, s->per_interval))
+		xbk_latmus_emit(s);
 
 	return HRTIMER_RESTART;
 }
 
-static void latmus_stop(struct latmus_session *s)
+static void xbk_latmus_stop(struct xbk_latmus_session *s)
 {
 	lockdep_assert_held(&s->lock);
 	if (!s->xbuf)
@@ -116,7 +86,7 @@ static void latmus_stop(struct latmus_session *s)
 	s->efile = NULL;
 }
 
-static long latmus_start(struct latmus_session *s,
+static long xbk_latmus_start(struct xbk_latmus_session *s,
 			 const struct xbuf_latmus_req __user *u_req)
 {
 	struct xbuf_latmus_req req;
@@ -141,26 +111,26 @@ static long latmus_start(struct latmus_session *s,
 	s->efile = efile;
 	s->period = ns_to_ktime((u64)req.period_us * NSEC_PER_USEC);
 	s->per_interval = req.interval_us / req.period_us;
-	latmus_reset(s);
+	xbuf_latmus_acc_reset(&s->acc);
 	hrtimer_start(&s->timer, ktime_add(ktime_get(), s->period),
 		      HRTIMER_MODE_ABS_HARD);
 
 	return 0;
 }
 
-static long latmus_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
+static long xbk_latmus_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 {
-	struct latmus_session *s = filp->private_data;
+	struct xbk_latmus_session *s = filp->private_data;
 	struct xbuf_latmus_stats st;
 	long ret = 0;
 
 	mutex_lock(&s->lock);
 	switch (cmd) {
 	case XBUF_LATMUS_IOC_START:
-		ret = latmus_start(s, (const void __user *)arg);
+		ret = xbk_latmus_start(s, (const void __user *)arg);
 		break;
 	case XBUF_LATMUS_IOC_STOP:
-		latmus_stop(s);
+		xbk_latmus_stop(s);
 		break;
 	case XBUF_LATMUS_IOC_STATS:
 		memset(&st, 0, sizeof(st));
@@ -179,9 +149,9 @@ static long latmus_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 	return ret;
 }
 
-static int latmus_open(struct inode *inode, struct file *filp)
+static int xbk_latmus_open(struct inode *inode, struct file *filp)
 {
-	struct latmus_session *s;
+	struct xbk_latmus_session *s;
 
 	s = kzalloc(sizeof(*s), GFP_KERNEL);
 	if (!s)
@@ -189,18 +159,18 @@ static int latmus_open(struct inode *inode, struct file *filp)
 
 	mutex_init(&s->lock);
 	hrtimer_init(&s->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);
-	s->timer.function = latmus_timer;
+	s->timer.function = xbk_latmus_timer;
 	filp->private_data = s;
 
 	return nonseekable_open(inode, filp);
 }
 
-static int latmus_release(struct inode *inode, struct file *filp)
+static int xbk_latmus_release(struct inode *inode, struct file *filp)
 {
-	struct latmus_session *s = filp->private_data;
+	struct xbk_latmus_session *s = filp->private_data;
 
 	mutex_lock(&s->lock);
-	latmus_stop(s);
+	xbk_latmus_stop(s);
 	mutex_unlock(&s->lock);
 	mutex_destroy(&s->lock);
 	kfree(s);
@@ -208,23 +178,23 @@ static int latmus_release(struct inode *inode, struct file *filp)
 	return 0;
 }
 
-static const struct file_operations latmus_fops = {
+static const struct file_operations xbk_latmus_fops = {
 	.owner		= THIS_MODULE,
-	.open		= latmus_open,
-	.release	= latmus_release,
-	.unlocked_ioctl	= latmus_ioctl,
+	.open		= xbk_latmus_open,
+	.release	= xbk_latmus_release,
+	.unlocked_ioctl	= xbk_latmus_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= no_llseek,
 };
 
-static struct miscdevice latmus_misc = {
+static struct miscdevice xbk_latmus_misc = {
 	.minor		= MISC_DYNAMIC_MINOR,
 	.name		= "xbuf-latmus",
 	.nodename	= "xbuf/latmus",
-	.fops		= &latmus_fops,
+	.fops		= &xbk_latmus_fops,
 };
 
-module_misc_device(latmus_misc);
+module_misc_device(xbk_latmus_misc);
 
 MODULE_DESCRIPTION("latmus-like companion driver of the xbuf kernel backend");
 MODULE_LICENSE("GPL");

@@ -4,7 +4,7 @@
  *
  * Objects, from the outside in:
  *
- *   element fd  ---> struct xbuf_file ---> struct evl_xbuf (kref) ---> pages
+ *   element fd  ---> struct xbk_file ---> struct evl_xbuf (kref) ---> pages
  *   (anon inode     (one per open file:     (one per element:        (vmap'ed
  *    or /dev/xbuf/   holds one kref;         rings, sysfs device,     in the
  *    <name>)         embeds the evl_file     public name)             map order)
@@ -13,7 +13,7 @@
  * A VMA pins its file, the file pins the element, the element owns the
  * pages: no page is freed while it is mapped.
  *
- * One struct xbuf_ring per direction. Each ring has two ends:
+ * One struct xbk_ring per direction. Each ring has two ends:
  *
  *            driver end (in-kernel API)         app end (read/write/mmap)
  *            ------------------------------     --------------------------
@@ -50,7 +50,7 @@ struct device;
 struct page;
 struct vm_area_struct;
 
-struct xbuf_ring {
+struct xbk_ring {
 	/* Driver end. */
 	raw_spinlock_t lock;
 	u64 drv_pos;			/* under lock; lockless readers acquire */
@@ -80,7 +80,7 @@ struct evl_xbuf {
 	bool public;
 	char name[XBUF_KNAME_LEN];
 	struct device *dev;
-	struct list_head next;		/* in xbuf_public_list */
+	struct list_head next;		/* in xbk_public_list */
 	/* Memory, see xbuf_mmap.c. */
 	struct page **pages;		/* file order: each page once */
 	unsigned long nr_pages;
@@ -92,33 +92,33 @@ struct evl_xbuf {
 	struct xbuf_shm_info *info;
 	struct xbuf_shm_side *drv;
 	struct xbuf_shm_side *app;
-	struct xbuf_ring ring[2];	/* [XBUF_INBOUND], [XBUF_OUTBOUND] */
+	struct xbk_ring ring[2];	/* [XBUF_INBOUND], [XBUF_OUTBOUND] */
 };
 
 /* private_data of an element file. */
-struct xbuf_file {
+struct xbk_file {
 	struct evl_file efile;		/* what evl_get_xbuf() hands out */
 	struct evl_xbuf *xbuf;
 	bool cancelled;			/* XBUF_IOC_CANCEL: its waits end, sticky */
 };
 
 /* xbuf_mmap.c */
-int xbuf_mem_alloc(struct evl_xbuf *xbuf, u64 i_bufsz, u64 o_bufsz);
-void xbuf_mem_free(struct evl_xbuf *xbuf);
-int xbuf_mmap(struct file *filp, struct vm_area_struct *vma);
+int xbk_mem_alloc(struct evl_xbuf *xbuf, u64 i_bufsz, u64 o_bufsz);
+void xbk_mem_free(struct evl_xbuf *xbuf);
+int xbk_mmap(struct file *filp, struct vm_area_struct *vma);
 
 /* xbuf_ring.c */
-void xbuf_ring_init(struct evl_xbuf *xbuf, int dir);
-void xbuf_ring_destroy(struct xbuf_ring *r);
-ssize_t xbuf_app_read(struct xbuf_ring *r, char __user *ubuf, size_t count,
+void xbk_ring_init(struct evl_xbuf *xbuf, int dir);
+void xbk_ring_destroy(struct xbk_ring *r);
+ssize_t xbk_app_read(struct xbk_ring *r, char __user *ubuf, size_t count,
 		      bool nonblock);
-ssize_t xbuf_app_write(struct xbuf_ring *r, const char __user *ubuf,
+ssize_t xbk_app_write(struct xbk_ring *r, const char __user *ubuf,
 		       size_t count, bool nonblock);
-u64 xbuf_ring_fill(struct xbuf_ring *r);
-__poll_t xbuf_ring_poll(struct evl_xbuf *xbuf);
-long xbuf_ring_wait(struct evl_xbuf *xbuf, const struct xbuf_wait_req *req,
+u64 xbk_ring_fill(struct xbk_ring *r);
+__poll_t xbk_ring_poll(struct evl_xbuf *xbuf);
+long xbk_ring_wait(struct evl_xbuf *xbuf, const struct xbuf_wait_req *req,
 		    const bool *cancelled);
-void xbuf_ring_cancel(struct evl_xbuf *xbuf, bool *cancelled);
-void xbuf_ring_kick(struct evl_xbuf *xbuf);
+void xbk_ring_cancel(struct evl_xbuf *xbuf, bool *cancelled);
+void xbk_ring_kick(struct evl_xbuf *xbuf);
 
 #endif /* _XBUF_INTERNAL_H */

@@ -35,96 +35,65 @@
 #define XBUF_NR_MINORS		4096
 #define XBUF_CLONE_MINOR	0
 
-static dev_t xbuf_devt;
-static struct cdev xbuf_cdev;
-static struct class *xbuf_class;
-static struct device *xbuf_clone_dev;
-static DEFINE_IDA(xbuf_ida);
+static dev_t xbk_devt;
+static struct cdev xbk_cdev;
+static struct class *xbk_class;
+static struct device *xbk_clone_dev;
+static DEFINE_IDA(xbk_ida);
 
 /* Public elements by name and by minor; the mutex also orders kref_put. */
-static DEFINE_MUTEX(xbuf_lock);
-static LIST_HEAD(xbuf_public_list);
-static DEFINE_XARRAY(xbuf_minors);
+static DEFINE_MUTEX(xbk_lock);
+static LIST_HEAD(xbk_public_list);
+static DEFINE_XARRAY(xbk_minors);
 
-/* Names devtmpfs already uses under /dev/xbuf/, or that we reserve. */
-static const char * const xbuf_reserved_names[] = {
-	"clone", "latmus", "selftest",
-};
+static const struct file_operations xbk_elem_fops;
 
-static const struct file_operations xbuf_elem_fops;
-
-/* Called by kref_put_mutex() with xbuf_lock held; drops it. */
-static void xbuf_release_element(struct kref *ref)
+/* Called by kref_put_mutex() with xbk_lock held; drops it. */
+static void xbk_release_element(struct kref *ref)
 {
 	struct evl_xbuf *xbuf = container_of(ref, struct evl_xbuf, ref);
 
 	if (xbuf->public) {
 		list_del(&xbuf->next);
-		xa_erase(&xbuf_minors, xbuf->id);
+		xa_erase(&xbk_minors, xbuf->id);
 	}
-	mutex_unlock(&xbuf_lock);
+	mutex_unlock(&xbk_lock);
 
 	device_unregister(xbuf->dev);
-	xbuf_ring_destroy(&xbuf->ring[XBUF_INBOUND]);
-	xbuf_ring_destroy(&xbuf->ring[XBUF_OUTBOUND]);
-	xbuf_mem_free(xbuf);
-	ida_free(&xbuf_ida, xbuf->id);
+	xbk_ring_destroy(&xbuf->ring[XBUF_INBOUND]);
+	xbk_ring_destroy(&xbuf->ring[XBUF_OUTBOUND]);
+	xbk_mem_free(xbuf);
+	ida_free(&xbk_ida, xbuf->id);
 	kfree(xbuf);
 }
 
-static void xbuf_put_element(struct evl_xbuf *xbuf)
+static void xbk_put_element(struct evl_xbuf *xbuf)
 {
-	kref_put_mutex(&xbuf->ref, xbuf_release_element, &xbuf_lock);
+	kref_put_mutex(&xbuf->ref, xbk_release_element, &xbk_lock);
 }
 
-static struct evl_xbuf *xbuf_find_public(const char *name)
+static struct evl_xbuf *xbk_find_public(const char *name)
 {
 	struct evl_xbuf *xbuf;
 
-	lockdep_assert_held(&xbuf_lock);
-	list_for_each_entry(xbuf, &xbuf_public_list, next)
+	lockdep_assert_held(&xbk_lock);
+	list_for_each_entry(xbuf, &xbk_public_list, next)
 		if (!strcmp(xbuf->name, name))
 			return xbuf;
 
 	return NULL;
 }
 
-static bool xbuf_name_reserved(const char *name)
+static struct file *xbk_new_file(struct evl_xbuf *xbuf, int o_flags)
 {
-	int i;
-
-	for (i = 0; i < ARRAY_SIZE(xbuf_reserved_names); i++)
-		if (!strcmp(name, xbuf_reserved_names[i]))
-			return true;
-
-	return false;
-}
-
-/* A name devtmpfs and sysfs can take as one path component. */
-static bool xbuf_name_valid(const char *name)
-{
-	const char *p;
-
-	if (!*name || !strcmp(name, ".") || !strcmp(name, "..") || *name == '@')
-		return false;
-
-	for (p = name; *p; p++)
-		if (*p == '/' || *p < 0x20 || *p == 0x7f)
-			return false;
-
-	return true;
-}
-
-static struct file *xbuf_new_file(struct evl_xbuf *xbuf, int o_flags)
-{
-	struct xbuf_file *xf;
+	struct xbk_file *xf;
 	struct file *filp;
 
 	xf = kzalloc(sizeof(*xf), GFP_KERNEL);
 	if (!xf)
 		return ERR_PTR(-ENOMEM);
 
-	filp = anon_inode_getfile("[xbuf]", &xbuf_elem_fops, xf, o_flags);
+	filp = anon_inode_getfile("[xbuf]", &xbk_elem_fops, xf, o_flags);
 	if (IS_ERR(filp)) {
 		kfree(xf);
 		return filp;
@@ -140,7 +109,7 @@ static struct file *xbuf_new_file(struct evl_xbuf *xbuf, int o_flags)
  * Build an element and return a file holding the first reference. The
  * name (public or not) is validated by the caller.
  */
-static struct file *xbuf_create(const struct xbuf_clone_req *req,
+static struct file *xbk_create(const struct xbuf_clone_req *req,
 				const char *name, bool public)
 {
 	struct evl_xbuf *xbuf;
@@ -156,39 +125,39 @@ static struct file *xbuf_create(const struct xbuf_clone_req *req,
 	strscpy(xbuf->name, name, sizeof(xbuf->name));
 	xbuf->public = public;
 
-	ret = ida_alloc_range(&xbuf_ida, XBUF_CLONE_MINOR + 1,
+	ret = ida_alloc_range(&xbk_ida, XBUF_CLONE_MINOR + 1,
 			      XBUF_NR_MINORS - 1, GFP_KERNEL);
 	if (ret < 0)
 		goto fail_id;
 	xbuf->id = ret;
 
-	ret = xbuf_mem_alloc(xbuf, req->i_bufsz, req->o_bufsz);
+	ret = xbk_mem_alloc(xbuf, req->i_bufsz, req->o_bufsz);
 	if (ret)
 		goto fail_mem;
 
-	xbuf_ring_init(xbuf, XBUF_INBOUND);
-	xbuf_ring_init(xbuf, XBUF_OUTBOUND);
+	xbk_ring_init(xbuf, XBUF_INBOUND);
+	xbk_ring_init(xbuf, XBUF_OUTBOUND);
 
 	if (req->flags & XBUF_KCLONE_NONBLOCK)
 		o_flags |= O_NONBLOCK;
-	filp = xbuf_new_file(xbuf, o_flags);
+	filp = xbk_new_file(xbuf, o_flags);
 	if (IS_ERR(filp)) {
 		ret = PTR_ERR(filp);
 		goto fail_file;
 	}
 
-	mutex_lock(&xbuf_lock);
-	if (public && xbuf_find_public(name)) {
+	mutex_lock(&xbk_lock);
+	if (public && xbk_find_public(name)) {
 		ret = -EEXIST;
 		goto fail_name;
 	}
 
 	if (public)
-		xbuf->dev = device_create(xbuf_class, NULL,
-					  MKDEV(MAJOR(xbuf_devt), xbuf->id),
+		xbuf->dev = device_create(xbk_class, NULL,
+					  MKDEV(MAJOR(xbk_devt), xbuf->id),
 					  xbuf, "%s", name);
 	else
-		xbuf->dev = device_create(xbuf_class, NULL, 0, xbuf, "@%d",
+		xbuf->dev = device_create(xbk_class, NULL, 0, xbuf, "@%d",
 					  xbuf->id);
 	if (IS_ERR(xbuf->dev)) {
 		ret = PTR_ERR(xbuf->dev);
@@ -196,44 +165,44 @@ static struct file *xbuf_create(const struct xbuf_clone_req *req,
 	}
 
 	if (public) {
-		ret = xa_err(xa_store(&xbuf_minors, xbuf->id, xbuf, GFP_KERNEL));
+		ret = xa_err(xa_store(&xbk_minors, xbuf->id, xbuf, GFP_KERNEL));
 		if (ret)
 			goto fail_minor;
-		list_add(&xbuf->next, &xbuf_public_list);
+		list_add(&xbuf->next, &xbk_public_list);
 	}
-	mutex_unlock(&xbuf_lock);
+	mutex_unlock(&xbk_lock);
 
 	return filp;
 
 fail_minor:
 	device_unregister(xbuf->dev);
 fail_name:
-	mutex_unlock(&xbuf_lock);
+	mutex_unlock(&xbk_lock);
 	/*
-	 * The file owns the xbuf_file but not yet a usable element: detach
+	 * The file owns the xbk_file but not yet a usable element: detach
 	 * it so that its release does not put a kref we unwind here.
 	 */
-	((struct xbuf_file *)filp->private_data)->xbuf = NULL;
+	((struct xbk_file *)filp->private_data)->xbuf = NULL;
 	fput(filp);
 fail_file:
-	xbuf_ring_destroy(&xbuf->ring[XBUF_INBOUND]);
-	xbuf_ring_destroy(&xbuf->ring[XBUF_OUTBOUND]);
-	xbuf_mem_free(xbuf);
+	xbk_ring_destroy(&xbuf->ring[XBUF_INBOUND]);
+	xbk_ring_destroy(&xbuf->ring[XBUF_OUTBOUND]);
+	xbk_mem_free(xbuf);
 fail_mem:
-	ida_free(&xbuf_ida, xbuf->id);
+	ida_free(&xbk_ida, xbuf->id);
 fail_id:
 	kfree(xbuf);
 
 	return ERR_PTR(ret);
 }
 
-static long xbuf_ioctl_clone(void __user *u_req)
+static long xbk_ioctl_clone(void __user *u_req)
 {
 	struct xbuf_clone_req req;
 	const char *name;
 	struct file *filp;
 	bool public;
-	int fd;
+	int fd, ret;
 
 	if (copy_from_user(&req, u_req, sizeof(req)))
 		return -EFAULT;
@@ -253,20 +222,21 @@ static long xbuf_ioctl_clone(void __user *u_req)
 		public = true;
 		name++;
 	}
-	if (public) {
-		if (!*name)
-			return -EINVAL;
-		if (!xbuf_name_valid(name))
-			return -EINVAL;
-		if (xbuf_name_reserved(name))
-			return -EEXIST;
-	}
+	/*
+	 * xbuf/abi.h's rule, the library's too, for every name given: one
+	 * devtmpfs and sysfs path component, never "@<id>" (sysfs names
+	 * private elements so); a public element also needs a name, and
+	 * not one of our devices (XBUF_RESERVED_NAMES: -EEXIST).
+	 */
+	ret = xbuf_abi_check_name(name, public);
+	if (ret)
+		return ret;
 
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0)
 		return fd;
 
-	filp = xbuf_create(&req, name, public);
+	filp = xbk_create(&req, name, public);
 	if (IS_ERR(filp)) {
 		put_unused_fd(fd);
 		return PTR_ERR(filp);
@@ -276,24 +246,24 @@ static long xbuf_ioctl_clone(void __user *u_req)
 	return fd;
 }
 
-static long xbuf_clone_ioctl(struct file *filp, unsigned int cmd,
+static long xbk_clone_ioctl(struct file *filp, unsigned int cmd,
 			     unsigned long arg)
 {
 	if (cmd != XBUF_IOC_CLONE)
 		return -ENOTTY;
 
-	return xbuf_ioctl_clone((void __user *)arg);
+	return xbk_ioctl_clone((void __user *)arg);
 }
 
-static const struct file_operations xbuf_clone_fops = {
+static const struct file_operations xbk_clone_fops = {
 	.owner		= THIS_MODULE,
-	.unlocked_ioctl	= xbuf_clone_ioctl,
+	.unlocked_ioctl	= xbk_clone_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= noop_llseek,
 };
 
 /* Both fops belong to this module, which the opening fops already pin. */
-static void xbuf_switch_fops(struct file *filp,
+static void xbk_switch_fops(struct file *filp,
 			     const struct file_operations *fops)
 {
 	__module_get(THIS_MODULE);
@@ -301,14 +271,14 @@ static void xbuf_switch_fops(struct file *filp,
 }
 
 /* open(2) of /dev/xbuf/clone or /dev/xbuf/<name>. */
-static int xbuf_chr_open(struct inode *inode, struct file *filp)
+static int xbk_chr_open(struct inode *inode, struct file *filp)
 {
 	unsigned int minor = iminor(inode);
 	struct evl_xbuf *xbuf;
-	struct xbuf_file *xf;
+	struct xbk_file *xf;
 
 	if (minor == XBUF_CLONE_MINOR) {
-		xbuf_switch_fops(filp, &xbuf_clone_fops);
+		xbk_switch_fops(filp, &xbk_clone_fops);
 		return 0;
 	}
 
@@ -316,84 +286,84 @@ static int xbuf_chr_open(struct inode *inode, struct file *filp)
 	if (!xf)
 		return -ENOMEM;
 
-	mutex_lock(&xbuf_lock);
-	xbuf = xa_load(&xbuf_minors, minor);
+	mutex_lock(&xbk_lock);
+	xbuf = xa_load(&xbk_minors, minor);
 	if (!xbuf || !kref_get_unless_zero(&xbuf->ref)) {
-		mutex_unlock(&xbuf_lock);
+		mutex_unlock(&xbk_lock);
 		kfree(xf);
 		return -ENOENT;
 	}
-	mutex_unlock(&xbuf_lock);
+	mutex_unlock(&xbk_lock);
 
 	xf->xbuf = xbuf;
 	xf->efile.filp = filp;
 	filp->private_data = xf;
-	xbuf_switch_fops(filp, &xbuf_elem_fops);
+	xbk_switch_fops(filp, &xbk_elem_fops);
 	stream_open(inode, filp);
 
 	return 0;
 }
 
-static const struct file_operations xbuf_chr_fops = {
+static const struct file_operations xbk_chr_fops = {
 	.owner		= THIS_MODULE,
-	.open		= xbuf_chr_open,
+	.open		= xbk_chr_open,
 	.llseek		= noop_llseek,
 };
 
-static int xbuf_elem_release(struct inode *inode, struct file *filp)
+static int xbk_elem_release(struct inode *inode, struct file *filp)
 {
-	struct xbuf_file *xf = filp->private_data;
+	struct xbk_file *xf = filp->private_data;
 
 	if (xf->xbuf)
-		xbuf_put_element(xf->xbuf);
+		xbk_put_element(xf->xbuf);
 	kfree(xf);
 
 	return 0;
 }
 
-static inline struct evl_xbuf *xbuf_of(struct file *filp)
+static inline struct evl_xbuf *xbk_of(struct file *filp)
 {
-	return ((struct xbuf_file *)filp->private_data)->xbuf;
+	return ((struct xbk_file *)filp->private_data)->xbuf;
 }
 
-static ssize_t xbuf_elem_read(struct file *filp, char __user *u_buf,
+static ssize_t xbk_elem_read(struct file *filp, char __user *u_buf,
 			      size_t count, loff_t *ppos)
 {
-	return xbuf_app_read(&xbuf_of(filp)->ring[XBUF_INBOUND], u_buf, count,
+	return xbk_app_read(&xbk_of(filp)->ring[XBUF_INBOUND], u_buf, count,
 			     filp->f_flags & O_NONBLOCK);
 }
 
-static ssize_t xbuf_elem_write(struct file *filp, const char __user *u_buf,
+static ssize_t xbk_elem_write(struct file *filp, const char __user *u_buf,
 			       size_t count, loff_t *ppos)
 {
-	return xbuf_app_write(&xbuf_of(filp)->ring[XBUF_OUTBOUND], u_buf, count,
+	return xbk_app_write(&xbk_of(filp)->ring[XBUF_OUTBOUND], u_buf, count,
 			      filp->f_flags & O_NONBLOCK);
 }
 
-static __poll_t xbuf_elem_poll(struct file *filp, poll_table *wait)
+static __poll_t xbk_elem_poll(struct file *filp, poll_table *wait)
 {
-	struct evl_xbuf *xbuf = xbuf_of(filp);
+	struct evl_xbuf *xbuf = xbk_of(filp);
 
 	poll_wait(filp, &xbuf->ring[XBUF_INBOUND].app_wq, wait);
 	poll_wait(filp, &xbuf->ring[XBUF_OUTBOUND].app_wq, wait);
-	/* W1: pairs with K1 smp_mb() in xbuf_drv_k1(). */
+	/* W1: pairs with K1 smp_mb() in xbk_drv_k1(). */
 	smp_mb();
 
-	return xbuf_ring_poll(xbuf);
+	return xbk_ring_poll(xbuf);
 }
 
-static void xbuf_get_rings(struct evl_xbuf *xbuf, struct xbuf_elem_rings *r)
+static void xbk_get_rings(struct evl_xbuf *xbuf, struct xbuf_elem_rings *r)
 {
-	r->ifill = xbuf_ring_fill(&xbuf->ring[XBUF_INBOUND]);
+	r->ifill = xbk_ring_fill(&xbuf->ring[XBUF_INBOUND]);
 	r->isize = xbuf->ring[XBUF_INBOUND].capacity;
-	r->ofill = xbuf_ring_fill(&xbuf->ring[XBUF_OUTBOUND]);
+	r->ofill = xbk_ring_fill(&xbuf->ring[XBUF_OUTBOUND]);
 	r->osize = xbuf->ring[XBUF_OUTBOUND].capacity;
 }
 
-static long xbuf_elem_ioctl(struct file *filp, unsigned int cmd,
+static long xbk_elem_ioctl(struct file *filp, unsigned int cmd,
 			    unsigned long arg)
 {
-	struct xbuf_file *xf = filp->private_data;
+	struct xbk_file *xf = filp->private_data;
 	struct evl_xbuf *xbuf = xf->xbuf;
 	void __user *u_arg = (void __user *)arg;
 	struct xbuf_elem_rings rings;
@@ -402,7 +372,7 @@ static long xbuf_elem_ioctl(struct file *filp, unsigned int cmd,
 
 	switch (cmd) {
 	case XBUF_IOC_KICK:
-		xbuf_ring_kick(xbuf);
+		xbk_ring_kick(xbuf);
 		return 0;
 	case XBUF_IOC_INFO:
 		memset(&info, 0, sizeof(info));
@@ -412,42 +382,42 @@ static long xbuf_elem_ioctl(struct file *filp, unsigned int cmd,
 		strscpy(info.name, xbuf->name, sizeof(info.name));
 		return copy_to_user(u_arg, &info, sizeof(info)) ? -EFAULT : 0;
 	case XBUF_IOC_RINGS:
-		xbuf_get_rings(xbuf, &rings);
+		xbk_get_rings(xbuf, &rings);
 		return copy_to_user(u_arg, &rings, sizeof(rings)) ? -EFAULT : 0;
 	case XBUF_IOC_WAIT:
 		if (copy_from_user(&wreq, u_arg, sizeof(wreq)))
 			return -EFAULT;
-		return xbuf_ring_wait(xbuf, &wreq, &xf->cancelled);
+		return xbk_ring_wait(xbuf, &wreq, &xf->cancelled);
 	case XBUF_IOC_CANCEL:
-		xbuf_ring_cancel(xbuf, &xf->cancelled);
+		xbk_ring_cancel(xbuf, &xf->cancelled);
 		return 0;
 	default:
 		return -ENOTTY;
 	}
 }
 
-static const struct file_operations xbuf_elem_fops = {
+static const struct file_operations xbk_elem_fops = {
 	.owner		= THIS_MODULE,
-	.release	= xbuf_elem_release,
-	.read		= xbuf_elem_read,
-	.write		= xbuf_elem_write,
-	.poll		= xbuf_elem_poll,
-	.unlocked_ioctl	= xbuf_elem_ioctl,
+	.release	= xbk_elem_release,
+	.read		= xbk_elem_read,
+	.write		= xbk_elem_write,
+	.poll		= xbk_elem_poll,
+	.unlocked_ioctl	= xbk_elem_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
-	.mmap		= xbuf_mmap,
+	.mmap		= xbk_mmap,
 	.llseek		= no_llseek,
 };
 
 struct evl_xbuf *evl_get_xbuf(int efd, struct evl_file **efilpp)
 {
-	struct xbuf_file *xf;
+	struct xbk_file *xf;
 	struct file *filp;
 
 	filp = fget(efd);
 	if (!filp)
 		return NULL;
 
-	if (filp->f_op != &xbuf_elem_fops) {
+	if (filp->f_op != &xbk_elem_fops) {
 		fput(filp);
 		return NULL;
 	}
@@ -471,102 +441,102 @@ static ssize_t rings_show(struct device *dev, struct device_attribute *attr,
 	struct evl_xbuf *xbuf = dev_get_drvdata(dev);
 	struct xbuf_elem_rings r;
 
-	xbuf_get_rings(xbuf, &r);
+	xbk_get_rings(xbuf, &r);
 
 	return sysfs_emit(buf, "%llu %llu %llu %llu\n",
 			  r.ifill, r.isize, r.ofill, r.osize);
 }
 static DEVICE_ATTR_RO(rings);
 
-static struct attribute *xbuf_elem_attrs[] = {
+static struct attribute *xbk_elem_attrs[] = {
 	&dev_attr_rings.attr,
 	NULL,
 };
 
-static umode_t xbuf_elem_attr_visible(struct kobject *kobj,
+static umode_t xbk_elem_attr_visible(struct kobject *kobj,
 				      struct attribute *attr, int n)
 {
 	/* The clone device (no drvdata) has no rings. */
 	return dev_get_drvdata(kobj_to_dev(kobj)) ? attr->mode : 0;
 }
 
-static const struct attribute_group xbuf_elem_group = {
-	.attrs		= xbuf_elem_attrs,
-	.is_visible	= xbuf_elem_attr_visible,
+static const struct attribute_group xbk_elem_group = {
+	.attrs		= xbk_elem_attrs,
+	.is_visible	= xbk_elem_attr_visible,
 };
 
-static const struct attribute_group *xbuf_elem_groups[] = {
-	&xbuf_elem_group,
+static const struct attribute_group *xbk_elem_groups[] = {
+	&xbk_elem_group,
 	NULL,
 };
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
-static char *xbuf_devnode(const struct device *dev, umode_t *mode)
+static char *xbk_devnode(const struct device *dev, umode_t *mode)
 #else
-static char *xbuf_devnode(struct device *dev, umode_t *mode)
+static char *xbk_devnode(struct device *dev, umode_t *mode)
 #endif
 {
 	return kasprintf(GFP_KERNEL, "xbuf/%s", dev_name(dev));
 }
 
-static int __init xbuf_init(void)
+static int __init xbk_init(void)
 {
 	int ret;
 
-	ret = alloc_chrdev_region(&xbuf_devt, 0, XBUF_NR_MINORS, "xbuf");
+	ret = alloc_chrdev_region(&xbk_devt, 0, XBUF_NR_MINORS, "xbuf");
 	if (ret)
 		return ret;
 
-	cdev_init(&xbuf_cdev, &xbuf_chr_fops);
-	xbuf_cdev.owner = THIS_MODULE;
-	ret = cdev_add(&xbuf_cdev, xbuf_devt, XBUF_NR_MINORS);
+	cdev_init(&xbk_cdev, &xbk_chr_fops);
+	xbk_cdev.owner = THIS_MODULE;
+	ret = cdev_add(&xbk_cdev, xbk_devt, XBUF_NR_MINORS);
 	if (ret)
 		goto fail_cdev;
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
-	xbuf_class = class_create("xbuf");
+	xbk_class = class_create("xbuf");
 #else
-	xbuf_class = class_create(THIS_MODULE, "xbuf");
+	xbk_class = class_create(THIS_MODULE, "xbuf");
 #endif
-	if (IS_ERR(xbuf_class)) {
-		ret = PTR_ERR(xbuf_class);
+	if (IS_ERR(xbk_class)) {
+		ret = PTR_ERR(xbk_class);
 		goto fail_class;
 	}
-	xbuf_class->devnode = xbuf_devnode;
-	xbuf_class->dev_groups = xbuf_elem_groups;
+	xbk_class->devnode = xbk_devnode;
+	xbk_class->dev_groups = xbk_elem_groups;
 
-	xbuf_clone_dev = device_create(xbuf_class, NULL,
-				       MKDEV(MAJOR(xbuf_devt), XBUF_CLONE_MINOR),
+	xbk_clone_dev = device_create(xbk_class, NULL,
+				       MKDEV(MAJOR(xbk_devt), XBUF_CLONE_MINOR),
 				       NULL, "clone");
-	if (IS_ERR(xbuf_clone_dev)) {
-		ret = PTR_ERR(xbuf_clone_dev);
+	if (IS_ERR(xbk_clone_dev)) {
+		ret = PTR_ERR(xbk_clone_dev);
 		goto fail_clone;
 	}
 
 	return 0;
 
 fail_clone:
-	class_destroy(xbuf_class);
+	class_destroy(xbk_class);
 fail_class:
-	cdev_del(&xbuf_cdev);
+	cdev_del(&xbk_cdev);
 fail_cdev:
-	unregister_chrdev_region(xbuf_devt, XBUF_NR_MINORS);
+	unregister_chrdev_region(xbk_devt, XBUF_NR_MINORS);
 
 	return ret;
 }
 
-static void __exit xbuf_exit(void)
+static void __exit xbk_exit(void)
 {
 	/* Every element file pins this module (fops->owner): none is left. */
-	device_unregister(xbuf_clone_dev);
-	class_destroy(xbuf_class);
-	cdev_del(&xbuf_cdev);
-	unregister_chrdev_region(xbuf_devt, XBUF_NR_MINORS);
-	ida_destroy(&xbuf_ida);
+	device_unregister(xbk_clone_dev);
+	class_destroy(xbk_class);
+	cdev_del(&xbk_cdev);
+	unregister_chrdev_region(xbk_devt, XBUF_NR_MINORS);
+	ida_destroy(&xbk_ida);
 }
 
-module_init(xbuf_init);
-module_exit(xbuf_exit);
+module_init(xbk_init);
+module_exit(xbk_exit);
 
 MODULE_DESCRIPTION("EVL-style cross-buffers served by the kernel");
 MODULE_LICENSE("GPL");

@@ -3,7 +3,7 @@
  * xbuf_mmap.c - the pages of an element and how they are mapped.
  *
  * The pages are allocated one by one (file order), then vmap()ed in the
- * map order of xbuf_abi.h, where each data area appears twice:
+ * map order of xbuf/abi.h, where each data area appears twice:
  *
  *   map page   0        1        2        3 .. 3+2i-1         3+2i .. 3+2i+2o-1
  *            +--------+--------+--------+------------------+------------------+
@@ -18,7 +18,7 @@
  * alone.
  *
  * Protection is per page, inside one VMA (the BPF ring buffer uses one
- * VMA per protection instead; one call is what xbuf_abi.h promises):
+ * VMA per protection instead; one call is what xbuf/abi.h promises):
  *  - the VMA is VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP: no GUP,
  *    no /proc/pid/mem access, mremap cannot grow it or duplicate it;
  *  - pages are inserted on fault with vma->vm_page_prot, which is never
@@ -32,52 +32,26 @@
  */
 #include <linux/errno.h>
 #include <linux/gfp.h>
-#include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/version.h>
 #include <linux/vmalloc.h>
 #include "xbuf_internal.h"
 
-static u64 xbuf_data_size(u64 capacity)
+/*
+ * Allocate the pages of an element and lay them out. The info page is
+ * xbuf_abi_layout()'s, and every page count and offset below derives from
+ * it, so the module's mapping is the library's to the byte (a direction
+ * of size 0 has no pages and data offsets 0).
+ */
+int xbk_mem_alloc(struct evl_xbuf *xbuf, u64 i_bufsz, u64 o_bufsz)
 {
-	if (!capacity)
-		return 0;
+	struct xbuf_shm_info layout;
+	unsigned long n, m, i, dir;
 
-	return roundup_pow_of_two(max_t(u64, capacity, PAGE_SIZE));
-}
-
-/* Fill the info page: immutable once the element fd exists. */
-static void xbuf_fill_info(struct evl_xbuf *xbuf, u64 i_bufsz, u64 o_bufsz)
-{
-	struct xbuf_shm_info *info = xbuf->info;
-	u64 isz = xbuf_data_size(i_bufsz), osz = xbuf_data_size(o_bufsz);
-	u64 hdr = XBUF_HEADER_PAGES * PAGE_SIZE;
-
-	info->magic = XBUF_MAGIC;
-	info->abi_version = XBUF_ABI_VERSION;
-	info->page_size = PAGE_SIZE;
-	info->header_pages = XBUF_HEADER_PAGES;
-	info->file_size = hdr + isz + osz;
-	info->map_size = hdr + 2 * isz + 2 * osz;
-	info->ring[XBUF_INBOUND].capacity = i_bufsz;
-	info->ring[XBUF_INBOUND].data_size = isz;
-	info->ring[XBUF_INBOUND].data_file_off = hdr;
-	info->ring[XBUF_INBOUND].data_map_off = hdr;
-	info->ring[XBUF_OUTBOUND].capacity = o_bufsz;
-	info->ring[XBUF_OUTBOUND].data_size = osz;
-	info->ring[XBUF_OUTBOUND].data_file_off = hdr + isz;
-	info->ring[XBUF_OUTBOUND].data_map_off = hdr + 2 * isz;
-}
-
-int xbuf_mem_alloc(struct evl_xbuf *xbuf, u64 i_bufsz, u64 o_bufsz)
-{
-	unsigned long ipages = xbuf_data_size(i_bufsz) >> PAGE_SHIFT;
-	unsigned long opages = xbuf_data_size(o_bufsz) >> PAGE_SHIFT;
-	unsigned long n, m, i;
-
-	xbuf->nr_pages = XBUF_HEADER_PAGES + ipages + opages;
-	xbuf->nr_map_pages = XBUF_HEADER_PAGES + 2 * ipages + 2 * opages;
+	xbuf_abi_layout(&layout, i_bufsz, o_bufsz, PAGE_SIZE);
+	xbuf->nr_pages = layout.file_size >> PAGE_SHIFT;
+	xbuf->nr_map_pages = layout.map_size >> PAGE_SHIFT;
 	xbuf->pages = kvcalloc(xbuf->nr_pages, sizeof(*xbuf->pages), GFP_KERNEL);
 	if (!xbuf->pages)
 		return -ENOMEM;
@@ -94,14 +68,18 @@ int xbuf_mem_alloc(struct evl_xbuf *xbuf, u64 i_bufsz, u64 o_bufsz)
 			goto fail_pages;
 	}
 
-	/* Header pages, then each data area twice. */
+	/* Header pages, then each data area twice, where the info page says. */
 	for (m = 0; m < XBUF_HEADER_PAGES; m++)
 		xbuf->map_pages[m] = xbuf->pages[m];
-	for (i = 0; i < 2 * ipages; i++)
-		xbuf->map_pages[m++] = xbuf->pages[XBUF_HEADER_PAGES + i % ipages];
-	for (i = 0; i < 2 * opages; i++)
-		xbuf->map_pages[m++] = xbuf->pages[XBUF_HEADER_PAGES + ipages +
-						   i % opages];
+	for (dir = 0; dir < 2; dir++) {
+		const struct xbuf_shm_ring_info *ri = &layout.ring[dir];
+		unsigned long file_pg = ri->data_file_off >> PAGE_SHIFT;
+		unsigned long map_pg = ri->data_map_off >> PAGE_SHIFT;
+		unsigned long pages = ri->data_size >> PAGE_SHIFT;
+
+		for (i = 0; i < 2 * pages; i++)
+			xbuf->map_pages[map_pg + i] = xbuf->pages[file_pg + i % pages];
+	}
 
 	xbuf->base = vmap(xbuf->map_pages, xbuf->nr_map_pages, VM_MAP,
 			  PAGE_KERNEL);
@@ -111,13 +89,14 @@ int xbuf_mem_alloc(struct evl_xbuf *xbuf, u64 i_bufsz, u64 o_bufsz)
 	xbuf->info = xbuf->base;
 	xbuf->drv = xbuf->base + XBUF_DRIVER_PAGE * PAGE_SIZE;
 	xbuf->app = xbuf->base + XBUF_APP_PAGE * PAGE_SIZE;
-	xbuf_fill_info(xbuf, i_bufsz, o_bufsz);
+	*xbuf->info = layout;	/* immutable once the element fd exists */
 
-	/* App-owned map pages: the app page, and the outbound data (twice). */
+	/* App-owned map pages: the app page, and the outbound data (twice; none without a ring). */
 	xbuf->app_first[0] = XBUF_APP_PAGE;
 	xbuf->app_end[0] = XBUF_APP_PAGE + 1;
-	xbuf->app_first[1] = XBUF_HEADER_PAGES + 2 * ipages;
-	xbuf->app_end[1] = xbuf->app_first[1] + 2 * opages;
+	xbuf->app_first[1] = layout.ring[XBUF_OUTBOUND].data_map_off >> PAGE_SHIFT;
+	xbuf->app_end[1] = xbuf->app_first[1] +
+			   2 * (layout.ring[XBUF_OUTBOUND].data_size >> PAGE_SHIFT);
 
 	return 0;
 
@@ -132,7 +111,7 @@ fail_map_array:
 	return -ENOMEM;
 }
 
-void xbuf_mem_free(struct evl_xbuf *xbuf)
+void xbk_mem_free(struct evl_xbuf *xbuf)
 {
 	unsigned long n;
 
@@ -146,25 +125,25 @@ void xbuf_mem_free(struct evl_xbuf *xbuf)
 	kvfree(xbuf->pages);
 }
 
-static bool xbuf_page_app_owned(const struct evl_xbuf *xbuf, unsigned long pg)
+static bool xbk_page_app_owned(const struct evl_xbuf *xbuf, unsigned long pg)
 {
 	return (pg >= xbuf->app_first[0] && pg < xbuf->app_end[0]) ||
 	       (pg >= xbuf->app_first[1] && pg < xbuf->app_end[1]);
 }
 
 /* Count of app-owned pages in map pages [first, first + nr). */
-static unsigned long xbuf_app_pages_in(const struct evl_xbuf *xbuf,
+static unsigned long xbk_app_pages_in(const struct evl_xbuf *xbuf,
 				       unsigned long first, unsigned long nr)
 {
 	unsigned long pg, count = 0;
 
 	for (pg = first; pg < first + nr; pg++)
-		count += xbuf_page_app_owned(xbuf, pg);
+		count += xbk_page_app_owned(xbuf, pg);
 
 	return count;
 }
 
-static vm_fault_t xbuf_vm_fault(struct vm_fault *vmf)
+static vm_fault_t xbk_vm_fault(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct evl_xbuf *xbuf = vma->vm_private_data;
@@ -176,29 +155,29 @@ static vm_fault_t xbuf_vm_fault(struct vm_fault *vmf)
 	/*
 	 * vm_page_prot is read-only even for PROT_WRITE mappings (write
 	 * notification, see above): every first store goes through
-	 * xbuf_vm_pfn_mkwrite(). Kernel-owned pages get an explicitly
+	 * xbk_vm_pfn_mkwrite(). Kernel-owned pages get an explicitly
 	 * read-only protection all the same.
 	 */
 	pfn = page_to_pfn(xbuf->map_pages[vmf->pgoff]);
-	if (xbuf_page_app_owned(xbuf, vmf->pgoff))
+	if (xbk_page_app_owned(xbuf, vmf->pgoff))
 		return vmf_insert_pfn(vma, vmf->address, pfn);
 
 	return vmf_insert_pfn_prot(vma, vmf->address, pfn,
 				   vm_get_page_prot(vma->vm_flags & ~VM_WRITE));
 }
 
-static vm_fault_t xbuf_vm_pfn_mkwrite(struct vm_fault *vmf)
+static vm_fault_t xbk_vm_pfn_mkwrite(struct vm_fault *vmf)
 {
 	struct evl_xbuf *xbuf = vmf->vma->vm_private_data;
 
 	if (vmf->pgoff >= xbuf->nr_map_pages ||
-	    !xbuf_page_app_owned(xbuf, vmf->pgoff))
+	    !xbk_page_app_owned(xbuf, vmf->pgoff))
 		return VM_FAULT_SIGBUS;
 
 	return 0;
 }
 
-static int xbuf_vm_mprotect(struct vm_area_struct *vma, unsigned long start,
+static int xbk_vm_mprotect(struct vm_area_struct *vma, unsigned long start,
 			    unsigned long end, unsigned long newflags)
 {
 	struct evl_xbuf *xbuf = vma->vm_private_data;
@@ -209,19 +188,19 @@ static int xbuf_vm_mprotect(struct vm_area_struct *vma, unsigned long start,
 
 	first = vma->vm_pgoff + ((start - vma->vm_start) >> PAGE_SHIFT);
 	nr = (end - start) >> PAGE_SHIFT;
-	if (xbuf_app_pages_in(xbuf, first, nr) != nr)
+	if (xbk_app_pages_in(xbuf, first, nr) != nr)
 		return -EACCES;
 
 	return 0;
 }
 
-static const struct vm_operations_struct xbuf_vm_ops = {
-	.fault		= xbuf_vm_fault,
-	.pfn_mkwrite	= xbuf_vm_pfn_mkwrite,
-	.mprotect	= xbuf_vm_mprotect,
+static const struct vm_operations_struct xbk_vm_ops = {
+	.fault		= xbk_vm_fault,
+	.pfn_mkwrite	= xbk_vm_pfn_mkwrite,
+	.mprotect	= xbk_vm_mprotect,
 };
 
-static inline void xbuf_vma_set_flags(struct vm_area_struct *vma,
+static inline void xbk_vma_set_flags(struct vm_area_struct *vma,
 				      unsigned long set, unsigned long clear)
 {
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
@@ -231,9 +210,9 @@ static inline void xbuf_vma_set_flags(struct vm_area_struct *vma,
 #endif
 }
 
-int xbuf_mmap(struct file *filp, struct vm_area_struct *vma)
+int xbk_mmap(struct file *filp, struct vm_area_struct *vma)
 {
-	struct xbuf_file *xf = filp->private_data;
+	struct xbk_file *xf = filp->private_data;
 	struct evl_xbuf *xbuf = xf->xbuf;
 	unsigned long first = vma->vm_pgoff, nr = vma_pages(vma), clear = 0;
 
@@ -243,15 +222,15 @@ int xbuf_mmap(struct file *filp, struct vm_area_struct *vma)
 		return -EINVAL;
 
 	if (vma->vm_flags & VM_WRITE) {
-		if (!xbuf_app_pages_in(xbuf, first, nr))
+		if (!xbk_app_pages_in(xbuf, first, nr))
 			return -EPERM;
 	} else {
 		clear = VM_MAYWRITE;
 	}
 
-	xbuf_vma_set_flags(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP,
+	xbk_vma_set_flags(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP,
 			   clear);
-	vma->vm_ops = &xbuf_vm_ops;
+	vma->vm_ops = &xbk_vm_ops;
 	vma->vm_private_data = xbuf;
 
 	return 0;

@@ -11,11 +11,14 @@
  * Trust: the driver-side positions live in kernel memory (drv_pos) and are
  * mirrored into the driver page, which user space only maps read-only. The
  * app-side positions live in the app page, which the application may write
- * at will; every fill computed from them is clamped to [0, capacity]
- * (xbuf_clamp()), so garbage there can only disturb this element's own
+ * at will. The arithmetic on them is xbuf/abi.h's, shared with the
+ * library: a consumer's fill is clamped to [0, capacity] (xbuf_abi_fill()),
+ * and a producer finds no room when the consumer position is ahead of its
+ * own or more than a ring behind (xbuf_abi_room()), so it never overwrites
+ * what may be unread. Garbage there can only disturb this element's own
  * traffic, never make the kernel touch memory outside the data area.
  *
- * Memory-ordering protocol (xbuf_abi.h names the pairs P1/C1, C2/P2,
+ * Memory-ordering protocol (xbuf/abi.h names the pairs P1/C1, C2/P2,
  * W1/K1; the user-space side of each pair is in csrc/ring.c):
  *
  *   producer: copy bytes; smp_store_release(prod.pos)            P1
@@ -50,80 +53,91 @@
 #include <linux/uaccess.h>
 #include "xbuf_internal.h"
 
-/* Clamped fill: whatever the app page says, the answer is in [0, capacity]. */
-static inline u64 xbuf_clamp(const struct xbuf_ring *r, u64 prod, u64 cons)
-{
-	s64 fill = (s64)(prod - cons);
-
-	if (fill <= 0)
-		return 0;
-
-	return min_t(u64, (u64)fill, r->capacity);
-}
-
 /* Endpoint words are plain memory shared with user space. */
-static inline void xbuf_ep_inc64(__u64 *p)
+static inline void xbk_ep_inc64(__u64 *p)
 {
 	WRITE_ONCE(*p, READ_ONCE(*p) + 1);
 }
 
-static inline void xbuf_ep_inc32(__u32 *p)
+static inline void xbk_ep_inc32(__u32 *p)
 {
 	WRITE_ONCE(*p, READ_ONCE(*p) + 1);
 }
 
-static inline void xbuf_ep_dec32(__u32 *p)
+static inline void xbk_ep_dec32(__u32 *p)
 {
 	WRITE_ONCE(*p, READ_ONCE(*p) - 1);
 }
 
-static inline bool xbuf_cannot_block(void)
+static inline bool xbk_cannot_block(void)
 {
 	return !in_task() || in_atomic() || irqs_disabled();
 }
 
 /*
- * Fill of a ring as any observer sees it. The driver position is ours;
- * the app position is untrusted and clamped.
+ * Both positions of a ring, as any observer sees them. The driver position
+ * is ours; the app position is untrusted: only xbuf/abi.h's clamped
+ * arithmetic is applied to it.
  */
-u64 xbuf_ring_fill(struct xbuf_ring *r)
+static void xbk_ring_pos(struct xbk_ring *r, u64 *prod, u64 *cons)
+{
+	/*
+	 * Acquire both: C1 pairs with the producer's P1 release, P2 with the
+	 * consumer's C2 release (xbk_drv_*(), xbk_app_*(), csrc/ring.c).
+	 */
+	if (r->dir == XBUF_INBOUND) {
+		*prod = smp_load_acquire(&r->drv_pos);
+		*cons = smp_load_acquire(&r->app_ep->pos);
+	} else {
+		*prod = smp_load_acquire(&r->app_ep->pos);
+		*cons = smp_load_acquire(&r->drv_pos);
+	}
+}
+
+/* Bytes the consumer of a ring may read, in [0, capacity]. */
+u64 xbk_ring_fill(struct xbk_ring *r)
 {
 	u64 prod, cons;
 
 	if (!r->capacity)
 		return 0;
+	xbk_ring_pos(r, &prod, &cons);
 
-	if (r->dir == XBUF_INBOUND) {
-		/* C1: pairs with P1 smp_store_release(&r->drv_pos) in xbuf_drv_write(). */
-		prod = smp_load_acquire(&r->drv_pos);
-		cons = smp_load_acquire(&r->app_ep->pos);
-	} else {
-		/* C1: pairs with P1 smp_store_release(&app_ep->pos) in xbuf_app_write(). */
-		prod = smp_load_acquire(&r->app_ep->pos);
-		cons = smp_load_acquire(&r->drv_pos);
-	}
+	return xbuf_abi_fill(r->capacity, prod, cons);
+}
 
-	return xbuf_clamp(r, prod, cons);
+/* Bytes the producer of a ring may write: none if the positions disagree. */
+static u64 xbk_ring_room(struct xbk_ring *r)
+{
+	u64 prod, cons;
+
+	if (!r->capacity)
+		return 0;
+	xbk_ring_pos(r, &prod, &cons);
+
+	return xbuf_abi_room(r->capacity, prod, cons);
 }
 
 /* A writer sleeping for room, on drv_sleepers or app_sleepers. */
-struct xbuf_sleeper {
+struct xbk_sleeper {
 	struct list_head next;
 	u64 count;
 };
 
 /*
- * Inbound: an in-kernel writer sleeps and the room left is less than the
- * smallest write waiting: only a short read can unblock it. The waiters
- * count is read first; the writer stored drv_wanted before raising it.
+ * Inbound: an in-kernel writer is stuck (xbuf_abi_writer_stuck(): it
+ * sleeps and the room left is less than the smallest write waiting): only
+ * a short read can unblock it. The waiters count is read first; the writer
+ * stored drv_wanted before raising it.
  */
-static bool xbuf_drv_writer_stuck(struct xbuf_ring *r, u64 fill)
+static bool xbk_drv_writer_stuck(struct xbk_ring *r, u64 fill)
 {
-	if (!atomic_read(&r->drv_waiters))
-		return false;
-	smp_rmb();	/* pairs with smp_mb__before_atomic() in xbuf_sleeper_enter() */
+	u32 waiters = atomic_read(&r->drv_waiters);
 
-	return r->capacity - fill < READ_ONCE(r->drv_wanted);
+	smp_rmb();	/* pairs with smp_mb__before_atomic() in xbk_sleeper_enter() */
+
+	return xbuf_abi_writer_stuck(r->capacity, fill, waiters,
+				     READ_ONCE(r->drv_wanted));
 }
 
 /*
@@ -131,45 +145,46 @@ static bool xbuf_drv_writer_stuck(struct xbuf_ring *r, u64 fill)
  * (trusted), or user-space sleepers announced in the app page (a hint: a
  * lying app only gets short reads on its own traffic).
  */
-static bool xbuf_app_writer_stuck(struct xbuf_ring *r, u64 fill)
+static bool xbk_app_writer_stuck(struct xbk_ring *r, u64 fill)
 {
-	u64 room = r->capacity - fill;
+	u32 waiters = atomic_read(&r->app_waiters);
 
-	if (atomic_read(&r->app_waiters)) {
-		smp_rmb();	/* pairs with smp_mb__before_atomic() in xbuf_sleeper_enter() */
-		if (room < READ_ONCE(r->app_wanted))
-			return true;
-	}
+	smp_rmb();	/* pairs with smp_mb__before_atomic() in xbk_sleeper_enter() */
+	if (xbuf_abi_writer_stuck(r->capacity, fill, waiters,
+				  READ_ONCE(r->app_wanted)))
+		return true;
 
-	return READ_ONCE(r->app_ep->waiters) && room < READ_ONCE(r->app_ep->wanted);
+	return xbuf_abi_writer_stuck(r->capacity, fill,
+				     READ_ONCE(r->app_ep->waiters),
+				     READ_ONCE(r->app_ep->wanted));
 }
 
 /* A blocking read(2) of count bytes would complete (count 0: any byte). */
-static bool xbuf_app_read_ready(struct xbuf_ring *r, u64 count)
+static bool xbk_app_read_ready(struct xbk_ring *r, u64 count)
 {
-	u64 fill = xbuf_ring_fill(r);
+	u64 fill = xbk_ring_fill(r);
 
 	if (!fill)
 		return false;
 
-	return fill >= count || xbuf_drv_writer_stuck(r, fill);
+	return fill >= count || xbk_drv_writer_stuck(r, fill);
 }
 
-static bool xbuf_drv_read_ready(struct xbuf_ring *r, u64 count)
+static bool xbk_drv_read_ready(struct xbk_ring *r, u64 count)
 {
-	u64 fill = xbuf_ring_fill(r);
+	u64 fill = xbk_ring_fill(r);
 
 	if (!fill)
 		return false;
 
-	return fill >= count || xbuf_app_writer_stuck(r, fill);
+	return fill >= count || xbk_app_writer_stuck(r, fill);
 }
 
 /* Recompute the smallest count of a sleeper list; under r->lock. */
-static void xbuf_update_wanted(struct list_head *sleepers, u64 *wanted,
+static void xbk_update_wanted(struct list_head *sleepers, u64 *wanted,
 			       struct xbuf_shm_endpoint *ep)
 {
-	struct xbuf_sleeper *s;
+	struct xbk_sleeper *s;
 	u64 min = U64_MAX;
 
 	list_for_each_entry(s, sleepers, next)
@@ -183,41 +198,41 @@ static void xbuf_update_wanted(struct list_head *sleepers, u64 *wanted,
 
 /*
  * A writer starts sleeping (W1 follows in the caller): publish `wanted`
- * before `waiters`, as xbuf_abi.h says. Under r->lock.
+ * before `waiters`, as xbuf/abi.h says. Under r->lock.
  */
-static void xbuf_sleeper_enter(struct list_head *sleepers, u64 *wanted,
+static void xbk_sleeper_enter(struct list_head *sleepers, u64 *wanted,
 			       struct xbuf_shm_endpoint *ep,
-			       struct xbuf_sleeper *me, u64 count)
+			       struct xbk_sleeper *me, u64 count)
 {
 	me->count = count;
 	list_add(&me->next, sleepers);
-	xbuf_update_wanted(sleepers, wanted, ep);
-	/* Pairs with smp_rmb() in xbuf_drv_writer_stuck()/xbuf_app_writer_stuck(). */
+	xbk_update_wanted(sleepers, wanted, ep);
+	/* Pairs with smp_rmb() in xbk_drv_writer_stuck()/xbk_app_writer_stuck(). */
 	smp_mb__before_atomic();
 }
 
-static void xbuf_sleeper_leave(struct list_head *sleepers, u64 *wanted,
+static void xbk_sleeper_leave(struct list_head *sleepers, u64 *wanted,
 			       struct xbuf_shm_endpoint *ep,
-			       struct xbuf_sleeper *me)
+			       struct xbk_sleeper *me)
 {
 	list_del(&me->next);
-	xbuf_update_wanted(sleepers, wanted, ep);
+	xbk_update_wanted(sleepers, wanted, ep);
 }
 
-static inline bool xbuf_has_room(struct xbuf_ring *r, u64 count)
+static inline bool xbk_has_room(struct xbk_ring *r, u64 count)
 {
-	return r->capacity - xbuf_ring_fill(r) >= max_t(u64, count, 1);
+	return xbk_ring_room(r) >= max_t(u64, count, 1);
 }
 
-static void xbuf_app_wake_work(struct irq_work *work)
+static void xbk_app_wake_work(struct irq_work *work)
 {
-	struct xbuf_ring *r = container_of(work, struct xbuf_ring, app_wake_work);
+	struct xbk_ring *r = container_of(work, struct xbk_ring, app_wake_work);
 
 	wake_up_all(&r->app_wq);
 }
 
 /* Wake the app end; from hard irq (hrtimer callbacks) through irq_work. */
-static void xbuf_wake_app(struct xbuf_ring *r)
+static void xbk_wake_app(struct xbk_ring *r)
 {
 	if (!in_task())
 		irq_work_queue(&r->app_wake_work);
@@ -229,45 +244,45 @@ static void xbuf_wake_app(struct xbuf_ring *r)
  * K1 on the driver end, called under r->lock right after the position
  * store: tells whether the app end must be woken.
  */
-static bool xbuf_drv_k1(struct xbuf_ring *r)
+static bool xbk_drv_k1(struct xbk_ring *r)
 {
 	/*
 	 * K1: pairs with W1, i.e. the set_current_state() of wait_event*()
-	 * in xbuf_app_sleep()/xbuf_ring_wait(), the smp_mb() after
-	 * poll_wait() in xbuf_poll(), and the waiters++/smp_mb() of a
+	 * in xbk_app_read()/xbk_app_write()/xbk_ring_wait(), the smp_mb() after
+	 * poll_wait() in xbk_elem_poll(), and the waiters++/smp_mb() of a
 	 * user-space waiter in csrc/ring.c.
 	 */
 	smp_mb();
 	if (!READ_ONCE(r->app_ep->waiters) && !waitqueue_active(&r->app_wq))
 		return false;
 
-	xbuf_ep_inc32(&r->drv_ep->seq);
-	xbuf_ep_inc64(&r->drv_ep->wakeups);
+	xbk_ep_inc32(&r->drv_ep->seq);
+	xbk_ep_inc64(&r->drv_ep->wakeups);
 
 	return true;
 }
 
 /* K1 on the app end, called under r->app_lock right after the position store. */
-static void xbuf_app_k1(struct xbuf_ring *r)
+static void xbk_app_k1(struct xbk_ring *r)
 {
-	/* K1: pairs with the W1 smp_mb() in xbuf_drv_write()/xbuf_drv_read(). */
+	/* K1: pairs with the W1 smp_mb() in xbk_drv_write()/xbk_drv_read(). */
 	smp_mb();
 	if (!atomic_read(&r->drv_waiters))
 		return;
 
-	xbuf_ep_inc32(&r->app_ep->seq);
-	xbuf_ep_inc64(&r->app_ep->wakeups);
+	xbk_ep_inc32(&r->app_ep->seq);
+	xbk_ep_inc64(&r->app_ep->wakeups);
 	wake_up_all(&r->drv_wq);
 }
 
 /*
  * Driver end, producer (inbound): evl_write_xbuf(). All or nothing.
  */
-static ssize_t xbuf_drv_write(struct xbuf_ring *r, const void *buf,
+static ssize_t xbk_drv_write(struct xbk_ring *r, const void *buf,
 			      size_t count, int f_flags)
 {
 	bool nonblock = f_flags & O_NONBLOCK, waiting = false, wake;
-	struct xbuf_sleeper me;
+	struct xbk_sleeper me;
 	unsigned long flags;
 	u64 pos, cons;
 	int ret;
@@ -278,19 +293,19 @@ static ssize_t xbuf_drv_write(struct xbuf_ring *r, const void *buf,
 		return -ENOBUFS;
 	if (count > r->capacity)
 		return -EINVAL;
-	if (!nonblock && xbuf_cannot_block())
+	if (!nonblock && xbk_cannot_block())
 		return -EPERM;
 
 	for (;;) {
 		raw_spin_lock_irqsave(&r->lock, flags);
 		pos = r->drv_pos;
-		/* P2: pairs with C2 smp_store_release(&app_ep->pos) in xbuf_app_read() and csrc/ring.c. */
+		/* P2: pairs with C2 smp_store_release(&app_ep->pos) in xbk_app_read() and csrc/ring.c. */
 		cons = smp_load_acquire(&r->app_ep->pos);
-		if (r->capacity - xbuf_clamp(r, pos, cons) >= count)
+		if (xbuf_abi_room(r->capacity, pos, cons) >= count)
 			break;
 
 		if (nonblock) {
-			xbuf_ep_inc64(&r->drv_ep->eagain);
+			xbk_ep_inc64(&r->drv_ep->eagain);
 			raw_spin_unlock_irqrestore(&r->lock, flags);
 			return -EAGAIN;
 		}
@@ -302,50 +317,50 @@ static ssize_t xbuf_drv_write(struct xbuf_ring *r, const void *buf,
 			 * (EVL's deadlock prevention).
 			 */
 			waiting = true;
-			xbuf_sleeper_enter(&r->drv_sleepers, &r->drv_wanted,
+			xbk_sleeper_enter(&r->drv_sleepers, &r->drv_wanted,
 					   r->drv_ep, &me, count);
 			atomic_inc(&r->drv_waiters);
-			xbuf_ep_inc32(&r->drv_ep->waiters);
-			xbuf_ep_inc32(&r->drv_ep->seq);
+			xbk_ep_inc32(&r->drv_ep->waiters);
+			xbk_ep_inc32(&r->drv_ep->seq);
 			raw_spin_unlock_irqrestore(&r->lock, flags);
-			xbuf_wake_app(r);
+			xbk_wake_app(r);
 		} else {
 			raw_spin_unlock_irqrestore(&r->lock, flags);
 		}
 
-		/* W1: pairs with K1 smp_mb() in xbuf_app_k1() and XBUF_IOC_KICK users. */
+		/* W1: pairs with K1 smp_mb() in xbk_app_k1() and XBUF_IOC_KICK users. */
 		smp_mb();
-		ret = wait_event_interruptible(r->drv_wq, xbuf_has_room(r, count));
+		ret = wait_event_interruptible(r->drv_wq, xbk_has_room(r, count));
 		if (ret)
 			goto out_unwait;
 	}
 
 	memcpy(r->data + (pos & r->mask), buf, count);
 	/*
-	 * P1: pairs with C1 smp_load_acquire(&r->drv_pos) in xbuf_app_read()
+	 * P1: pairs with C1 smp_load_acquire(&r->drv_pos) in xbk_app_read()
 	 * and with the acquire of the driver page prod.pos in csrc/ring.c.
 	 */
 	smp_store_release(&r->drv_pos, pos + count);
 	smp_store_release(&r->drv_ep->pos, pos + count);
-	xbuf_ep_inc64(&r->drv_ep->ops);
+	xbk_ep_inc64(&r->drv_ep->ops);
 	if (waiting) {
 		atomic_dec(&r->drv_waiters);
-		xbuf_ep_dec32(&r->drv_ep->waiters);
-		xbuf_sleeper_leave(&r->drv_sleepers, &r->drv_wanted, r->drv_ep,
+		xbk_ep_dec32(&r->drv_ep->waiters);
+		xbk_sleeper_leave(&r->drv_sleepers, &r->drv_wanted, r->drv_ep,
 				   &me);
 	}
-	wake = xbuf_drv_k1(r);
+	wake = xbk_drv_k1(r);
 	raw_spin_unlock_irqrestore(&r->lock, flags);
 	if (wake)
-		xbuf_wake_app(r);
+		xbk_wake_app(r);
 
 	return count;
 
 out_unwait:
 	raw_spin_lock_irqsave(&r->lock, flags);
 	atomic_dec(&r->drv_waiters);
-	xbuf_ep_dec32(&r->drv_ep->waiters);
-	xbuf_sleeper_leave(&r->drv_sleepers, &r->drv_wanted, r->drv_ep, &me);
+	xbk_ep_dec32(&r->drv_ep->waiters);
+	xbk_sleeper_leave(&r->drv_sleepers, &r->drv_wanted, r->drv_ep, &me);
 	raw_spin_unlock_irqrestore(&r->lock, flags);
 
 	return ret;
@@ -355,7 +370,7 @@ out_unwait:
  * Driver end, consumer (outbound): evl_read_xbuf(). Blocking reads are
  * exact unless an application writer waits for room.
  */
-static ssize_t xbuf_drv_read(struct xbuf_ring *r, void *buf, size_t count,
+static ssize_t xbk_drv_read(struct xbk_ring *r, void *buf, size_t count,
 			     int f_flags)
 {
 	bool nonblock = f_flags & O_NONBLOCK, waiting = false, wake;
@@ -369,21 +384,21 @@ static ssize_t xbuf_drv_read(struct xbuf_ring *r, void *buf, size_t count,
 		return -ENOBUFS;
 	if (!nonblock && count > r->capacity)
 		return -EINVAL;
-	if (!nonblock && xbuf_cannot_block())
+	if (!nonblock && xbk_cannot_block())
 		return -EPERM;
 
 	for (;;) {
 		raw_spin_lock_irqsave(&r->lock, flags);
 		pos = r->drv_pos;
-		/* C1: pairs with P1 smp_store_release(&app_ep->pos) in xbuf_app_write() and csrc/ring.c. */
+		/* C1: pairs with P1 smp_store_release(&app_ep->pos) in xbk_app_write() and csrc/ring.c. */
 		prod = smp_load_acquire(&r->app_ep->pos);
-		avail = xbuf_clamp(r, prod, pos);
+		avail = xbuf_abi_fill(r->capacity, prod, pos);
 		n = min_t(u64, avail, count);
-		if (n == count || (n && (nonblock || xbuf_app_writer_stuck(r, avail))))
+		if (n == count || (n && (nonblock || xbk_app_writer_stuck(r, avail))))
 			break;
 
 		if (nonblock) {
-			xbuf_ep_inc64(&r->drv_ep->eagain);
+			xbk_ep_inc64(&r->drv_ep->eagain);
 			raw_spin_unlock_irqrestore(&r->lock, flags);
 			return -EAGAIN;
 		}
@@ -391,41 +406,41 @@ static ssize_t xbuf_drv_read(struct xbuf_ring *r, void *buf, size_t count,
 		if (!waiting) {
 			waiting = true;
 			atomic_inc(&r->drv_waiters);
-			xbuf_ep_inc32(&r->drv_ep->waiters);
+			xbk_ep_inc32(&r->drv_ep->waiters);
 		}
 		raw_spin_unlock_irqrestore(&r->lock, flags);
 
-		/* W1: pairs with K1 smp_mb() in xbuf_app_k1() and XBUF_IOC_KICK users. */
+		/* W1: pairs with K1 smp_mb() in xbk_app_k1() and XBUF_IOC_KICK users. */
 		smp_mb();
 		ret = wait_event_interruptible(r->drv_wq,
-					       xbuf_drv_read_ready(r, count));
+					       xbk_drv_read_ready(r, count));
 		if (ret)
 			goto out_unwait;
 	}
 
 	memcpy(buf, r->data + (pos & r->mask), n);
 	/*
-	 * C2: pairs with P2 smp_load_acquire(&r->drv_pos) in xbuf_app_write()
+	 * C2: pairs with P2 smp_load_acquire(&r->drv_pos) in xbk_app_write()
 	 * and with the acquire of the driver page cons.pos in csrc/ring.c.
 	 */
 	smp_store_release(&r->drv_pos, pos + n);
 	smp_store_release(&r->drv_ep->pos, pos + n);
-	xbuf_ep_inc64(&r->drv_ep->ops);
+	xbk_ep_inc64(&r->drv_ep->ops);
 	if (waiting) {
 		atomic_dec(&r->drv_waiters);
-		xbuf_ep_dec32(&r->drv_ep->waiters);
+		xbk_ep_dec32(&r->drv_ep->waiters);
 	}
-	wake = xbuf_drv_k1(r);
+	wake = xbk_drv_k1(r);
 	raw_spin_unlock_irqrestore(&r->lock, flags);
 	if (wake)
-		xbuf_wake_app(r);
+		xbk_wake_app(r);
 
 	return n;
 
 out_unwait:
 	raw_spin_lock_irqsave(&r->lock, flags);
 	atomic_dec(&r->drv_waiters);
-	xbuf_ep_dec32(&r->drv_ep->waiters);
+	xbk_ep_dec32(&r->drv_ep->waiters);
 	raw_spin_unlock_irqrestore(&r->lock, flags);
 
 	return ret;
@@ -435,14 +450,14 @@ out_unwait:
  * The app end sleeps without holding app_lock. Its waiters count is both
  * kernel-private (trusted) and mirrored into the app page for user space.
  */
-static void xbuf_app_wait_begin(struct xbuf_ring *r, struct xbuf_sleeper *me,
+static void xbk_app_wait_begin(struct xbk_ring *r, struct xbk_sleeper *me,
 				u64 count)
 {
 	unsigned long flags;
 
 	if (me) {
 		raw_spin_lock_irqsave(&r->lock, flags);
-		xbuf_sleeper_enter(&r->app_sleepers, &r->app_wanted, r->app_ep,
+		xbk_sleeper_enter(&r->app_sleepers, &r->app_wanted, r->app_ep,
 				   me, count);
 		raw_spin_unlock_irqrestore(&r->lock, flags);
 	}
@@ -453,11 +468,11 @@ static void xbuf_app_wait_begin(struct xbuf_ring *r, struct xbuf_sleeper *me,
 		atomic_inc((atomic_t *)&r->app_ep->seq);
 		wake_up_all(&r->drv_wq);
 	}
-	/* W1: pairs with K1 smp_mb() in xbuf_drv_k1(). */
+	/* W1: pairs with K1 smp_mb() in xbk_drv_k1(). */
 	smp_mb__after_atomic();
 }
 
-static void xbuf_app_wait_end(struct xbuf_ring *r, struct xbuf_sleeper *me)
+static void xbk_app_wait_end(struct xbk_ring *r, struct xbk_sleeper *me)
 {
 	unsigned long flags;
 
@@ -465,13 +480,13 @@ static void xbuf_app_wait_end(struct xbuf_ring *r, struct xbuf_sleeper *me)
 	atomic_dec(&r->app_waiters);
 	if (me) {
 		raw_spin_lock_irqsave(&r->lock, flags);
-		xbuf_sleeper_leave(&r->app_sleepers, &r->app_wanted, r->app_ep, me);
+		xbk_sleeper_leave(&r->app_sleepers, &r->app_wanted, r->app_ep, me);
 		raw_spin_unlock_irqrestore(&r->lock, flags);
 	}
 }
 
 /* Application end, consumer (inbound): read(2). */
-ssize_t xbuf_app_read(struct xbuf_ring *r, char __user *ubuf, size_t count,
+ssize_t xbk_app_read(struct xbk_ring *r, char __user *ubuf, size_t count,
 		      bool nonblock)
 {
 	u64 cons, prod, avail, n;
@@ -489,24 +504,24 @@ ssize_t xbuf_app_read(struct xbuf_ring *r, char __user *ubuf, size_t count,
 			return -ERESTARTSYS;
 
 		cons = READ_ONCE(r->app_ep->pos);
-		/* C1: pairs with P1 smp_store_release(&r->drv_pos) in xbuf_drv_write(). */
+		/* C1: pairs with P1 smp_store_release(&r->drv_pos) in xbk_drv_write(). */
 		prod = smp_load_acquire(&r->drv_pos);
-		avail = xbuf_clamp(r, prod, cons);
+		avail = xbuf_abi_fill(r->capacity, prod, cons);
 		n = min_t(u64, avail, count);
-		if (n == count || (n && (nonblock || xbuf_drv_writer_stuck(r, avail))))
+		if (n == count || (n && (nonblock || xbk_drv_writer_stuck(r, avail))))
 			break;
 
 		if (nonblock) {
-			xbuf_ep_inc64(&r->app_ep->eagain);
+			xbk_ep_inc64(&r->app_ep->eagain);
 			mutex_unlock(&r->app_lock);
 			return -EAGAIN;
 		}
 		mutex_unlock(&r->app_lock);
 
-		xbuf_app_wait_begin(r, NULL, 0);
+		xbk_app_wait_begin(r, NULL, 0);
 		ret = wait_event_interruptible(r->app_wq,
-					       xbuf_app_read_ready(r, count));
-		xbuf_app_wait_end(r, NULL);
+					       xbk_app_read_ready(r, count));
+		xbk_app_wait_end(r, NULL);
 		if (ret)
 			return ret;
 	}
@@ -516,20 +531,20 @@ ssize_t xbuf_app_read(struct xbuf_ring *r, char __user *ubuf, size_t count,
 		return -EFAULT;
 	}
 
-	/* C2: pairs with P2 smp_load_acquire(&app_ep->pos) in xbuf_drv_write(). */
+	/* C2: pairs with P2 smp_load_acquire(&app_ep->pos) in xbk_drv_write(). */
 	smp_store_release(&r->app_ep->pos, cons + n);
-	xbuf_ep_inc64(&r->app_ep->ops);
-	xbuf_app_k1(r);
+	xbk_ep_inc64(&r->app_ep->ops);
+	xbk_app_k1(r);
 	mutex_unlock(&r->app_lock);
 
 	return n;
 }
 
 /* Application end, producer (outbound): write(2). All or nothing. */
-ssize_t xbuf_app_write(struct xbuf_ring *r, const char __user *ubuf,
+ssize_t xbk_app_write(struct xbk_ring *r, const char __user *ubuf,
 		       size_t count, bool nonblock)
 {
-	struct xbuf_sleeper me;
+	struct xbk_sleeper me;
 	u64 pos, cons;
 	int ret;
 
@@ -545,22 +560,22 @@ ssize_t xbuf_app_write(struct xbuf_ring *r, const char __user *ubuf,
 			return -ERESTARTSYS;
 
 		pos = READ_ONCE(r->app_ep->pos);
-		/* P2: pairs with C2 smp_store_release(&r->drv_pos) in xbuf_drv_read(). */
+		/* P2: pairs with C2 smp_store_release(&r->drv_pos) in xbk_drv_read(). */
 		cons = smp_load_acquire(&r->drv_pos);
-		if (r->capacity - xbuf_clamp(r, pos, cons) >= count)
+		if (xbuf_abi_room(r->capacity, pos, cons) >= count)
 			break;
 
 		if (nonblock) {
-			xbuf_ep_inc64(&r->app_ep->eagain);
+			xbk_ep_inc64(&r->app_ep->eagain);
 			mutex_unlock(&r->app_lock);
 			return -EAGAIN;
 		}
 		mutex_unlock(&r->app_lock);
 
-		xbuf_app_wait_begin(r, &me, count);
+		xbk_app_wait_begin(r, &me, count);
 		ret = wait_event_interruptible(r->app_wq,
-					       xbuf_has_room(r, count));
-		xbuf_app_wait_end(r, &me);
+					       xbk_has_room(r, count));
+		xbk_app_wait_end(r, &me);
 		if (ret)
 			return ret;
 	}
@@ -571,10 +586,10 @@ ssize_t xbuf_app_write(struct xbuf_ring *r, const char __user *ubuf,
 		return -EFAULT;
 	}
 
-	/* P1: pairs with C1 smp_load_acquire(&app_ep->pos) in xbuf_drv_read(). */
+	/* P1: pairs with C1 smp_load_acquire(&app_ep->pos) in xbk_drv_read(). */
 	smp_store_release(&r->app_ep->pos, pos + count);
-	xbuf_ep_inc64(&r->app_ep->ops);
-	xbuf_app_k1(r);
+	xbk_ep_inc64(&r->app_ep->ops);
+	xbk_app_k1(r);
 	mutex_unlock(&r->app_lock);
 
 	return count;
@@ -582,46 +597,46 @@ ssize_t xbuf_app_write(struct xbuf_ring *r, const char __user *ubuf,
 
 /*
  * poll(2) mask, evaluated after poll_wait() and its smp_mb() in
- * xbuf_poll(): EPOLLIN when the inbound ring holds at least one byte,
+ * xbk_elem_poll(): EPOLLIN when the inbound ring holds at least one byte,
  * EPOLLOUT when the outbound ring has room for at least one byte (EVL's
  * rule). XBUF_IOC_WAIT waits for a byte count instead.
  */
-__poll_t xbuf_ring_poll(struct evl_xbuf *xbuf)
+__poll_t xbk_ring_poll(struct evl_xbuf *xbuf)
 {
-	struct xbuf_ring *in = &xbuf->ring[XBUF_INBOUND];
-	struct xbuf_ring *out = &xbuf->ring[XBUF_OUTBOUND];
+	struct xbk_ring *in = &xbuf->ring[XBUF_INBOUND];
+	struct xbk_ring *out = &xbuf->ring[XBUF_OUTBOUND];
 	__poll_t mask = 0;
 
-	if (in->capacity && xbuf_ring_fill(in))
+	if (in->capacity && xbk_ring_fill(in))
 		mask |= EPOLLIN | EPOLLRDNORM;
-	if (out->capacity && xbuf_has_room(out, 1))
+	if (out->capacity && xbk_has_room(out, 1))
 		mask |= EPOLLOUT | EPOLLWRNORM;
 
 	return mask;
 }
 
-static u32 xbuf_wait_ready(struct evl_xbuf *xbuf, u32 events, u64 count)
+static u32 xbk_wait_ready(struct evl_xbuf *xbuf, u32 events, u64 count)
 {
 	u32 ready = 0;
 
 	if ((events & XBUF_KWAIT_IN) &&
-	    xbuf_app_read_ready(&xbuf->ring[XBUF_INBOUND], count))
+	    xbk_app_read_ready(&xbuf->ring[XBUF_INBOUND], count))
 		ready |= XBUF_KWAIT_IN;
 	if ((events & XBUF_KWAIT_OUT) &&
-	    xbuf_has_room(&xbuf->ring[XBUF_OUTBOUND], count))
+	    xbk_has_room(&xbuf->ring[XBUF_OUTBOUND], count))
 		ready |= XBUF_KWAIT_OUT;
 
 	return ready;
 }
 
 /* XBUF_IOC_WAIT: xbuf_poll() of the library, for the kernel backend. */
-long xbuf_ring_wait(struct evl_xbuf *xbuf, const struct xbuf_wait_req *req,
+long xbk_ring_wait(struct evl_xbuf *xbuf, const struct xbuf_wait_req *req,
 		    const bool *cancelled)
 {
-	struct xbuf_ring *in = &xbuf->ring[XBUF_INBOUND];
-	struct xbuf_ring *out = &xbuf->ring[XBUF_OUTBOUND];
+	struct xbk_ring *in = &xbuf->ring[XBUF_INBOUND];
+	struct xbk_ring *out = &xbuf->ring[XBUF_OUTBOUND];
 	u32 events = req->events, ready;
-	struct xbuf_sleeper me;
+	struct xbk_sleeper me;
 	DEFINE_WAIT(win);
 	DEFINE_WAIT(wout);
 	long timeout, ret = 0;
@@ -636,7 +651,7 @@ long xbuf_ring_wait(struct evl_xbuf *xbuf, const struct xbuf_wait_req *req,
 	    ((events & XBUF_KWAIT_OUT) && req->count > out->capacity))
 		return -EINVAL;
 
-	ready = xbuf_wait_ready(xbuf, events, req->count);
+	ready = xbk_wait_ready(xbuf, events, req->count);
 	if (ready || !req->timeout_ns)
 		return ready;
 
@@ -645,19 +660,19 @@ long xbuf_ring_wait(struct evl_xbuf *xbuf, const struct xbuf_wait_req *req,
 			      MAX_SCHEDULE_TIMEOUT - 1);
 
 	if (events & XBUF_KWAIT_IN)
-		xbuf_app_wait_begin(in, NULL, 0);
+		xbk_app_wait_begin(in, NULL, 0);
 	if (events & XBUF_KWAIT_OUT)
-		xbuf_app_wait_begin(out, &me, max_t(u64, req->count, 1));
+		xbk_app_wait_begin(out, &me, max_t(u64, req->count, 1));
 
 	for (;;) {
 		if (events & XBUF_KWAIT_IN)
 			prepare_to_wait(&in->app_wq, &win, TASK_INTERRUPTIBLE);
 		if (events & XBUF_KWAIT_OUT)
 			prepare_to_wait(&out->app_wq, &wout, TASK_INTERRUPTIBLE);
-		ready = xbuf_wait_ready(xbuf, events, req->count);
+		ready = xbk_wait_ready(xbuf, events, req->count);
 		if (ready || !timeout)
 			break;
-		/* Pairs with the WRITE_ONCE() before the wake-ups in xbuf_ring_cancel(). */
+		/* Pairs with the WRITE_ONCE() before the wake-ups in xbk_ring_cancel(). */
 		if (READ_ONCE(*cancelled)) {
 			ret = -ECANCELED;
 			break;
@@ -671,11 +686,11 @@ long xbuf_ring_wait(struct evl_xbuf *xbuf, const struct xbuf_wait_req *req,
 
 	if (events & XBUF_KWAIT_IN) {
 		finish_wait(&in->app_wq, &win);
-		xbuf_app_wait_end(in, NULL);
+		xbk_app_wait_end(in, NULL);
 	}
 	if (events & XBUF_KWAIT_OUT) {
 		finish_wait(&out->app_wq, &wout);
-		xbuf_app_wait_end(out, &me);
+		xbk_app_wait_end(out, &me);
 	}
 
 	return ret ?: ready;
@@ -686,7 +701,7 @@ long xbuf_ring_wait(struct evl_xbuf *xbuf, const struct xbuf_wait_req *req,
  * before the wake-ups, and a waiter tests it after prepare_to_wait(), so it
  * either sees the flag or is on the queue when the wake-up comes.
  */
-void xbuf_ring_cancel(struct evl_xbuf *xbuf, bool *cancelled)
+void xbk_ring_cancel(struct evl_xbuf *xbuf, bool *cancelled)
 {
 	int dir;
 
@@ -699,7 +714,7 @@ void xbuf_ring_cancel(struct evl_xbuf *xbuf, bool *cancelled)
  * XBUF_IOC_KICK: the application advanced a position through the mapping
  * and saw an in-kernel waiter; the waiters re-check their conditions.
  */
-void xbuf_ring_kick(struct evl_xbuf *xbuf)
+void xbk_ring_kick(struct evl_xbuf *xbuf)
 {
 	int dir;
 
@@ -708,10 +723,10 @@ void xbuf_ring_kick(struct evl_xbuf *xbuf)
 		wake_up_all(&xbuf->ring[dir].drv_wq);
 }
 
-void xbuf_ring_init(struct evl_xbuf *xbuf, int dir)
+void xbk_ring_init(struct evl_xbuf *xbuf, int dir)
 {
 	struct xbuf_shm_ring_info *ri = &xbuf->info->ring[dir];
-	struct xbuf_ring *r = &xbuf->ring[dir];
+	struct xbk_ring *r = &xbuf->ring[dir];
 
 	r->dir = dir;
 	raw_spin_lock_init(&r->lock);
@@ -722,7 +737,7 @@ void xbuf_ring_init(struct evl_xbuf *xbuf, int dir)
 	atomic_set(&r->app_waiters, 0);
 	init_waitqueue_head(&r->app_wq);
 	INIT_LIST_HEAD(&r->app_sleepers);
-	init_irq_work(&r->app_wake_work, xbuf_app_wake_work);
+	init_irq_work(&r->app_wake_work, xbk_app_wake_work);
 	r->capacity = ri->capacity;
 	r->mask = ri->data_size ? ri->data_size - 1 : 0;
 	r->data = ri->data_size ? (u8 *)xbuf->base + ri->data_map_off : NULL;
@@ -735,7 +750,7 @@ void xbuf_ring_init(struct evl_xbuf *xbuf, int dir)
 	}
 }
 
-void xbuf_ring_destroy(struct xbuf_ring *r)
+void xbk_ring_destroy(struct xbk_ring *r)
 {
 	irq_work_sync(&r->app_wake_work);
 	mutex_destroy(&r->app_lock);
@@ -744,13 +759,13 @@ void xbuf_ring_destroy(struct xbuf_ring *r)
 ssize_t evl_read_xbuf(struct evl_xbuf *xbuf, void *buf, size_t count,
 		      int f_flags)
 {
-	return xbuf_drv_read(&xbuf->ring[XBUF_OUTBOUND], buf, count, f_flags);
+	return xbk_drv_read(&xbuf->ring[XBUF_OUTBOUND], buf, count, f_flags);
 }
 EXPORT_SYMBOL_GPL(evl_read_xbuf);
 
 ssize_t evl_write_xbuf(struct evl_xbuf *xbuf, const void *buf, size_t count,
 		       int f_flags)
 {
-	return xbuf_drv_write(&xbuf->ring[XBUF_INBOUND], buf, count, f_flags);
+	return xbk_drv_write(&xbuf->ring[XBUF_INBOUND], buf, count, f_flags);
 }
 EXPORT_SYMBOL_GPL(evl_write_xbuf);

@@ -26,7 +26,7 @@
 #include <evl/xbuf.h>
 #include "xbuf/kernel.h"
 
-struct selftest_session {
+struct xbk_selftest_session {
 	struct mutex lock;
 	struct evl_xbuf *xbuf;
 	struct evl_file *efile;
@@ -34,7 +34,7 @@ struct selftest_session {
 	wait_queue_head_t idle;
 };
 
-static void selftest_unbind(struct selftest_session *s)
+static void xbk_selftest_unbind(struct xbk_selftest_session *s)
 {
 	lockdep_assert_held(&s->lock);
 	if (!s->xbuf)
@@ -46,7 +46,7 @@ static void selftest_unbind(struct selftest_session *s)
 	s->efile = NULL;
 }
 
-static long selftest_io(struct selftest_session *s, unsigned int cmd,
+static long xbk_selftest_io(struct xbk_selftest_session *s, unsigned int cmd,
 			const struct xbuf_kio __user *u_kio)
 {
 	struct evl_xbuf *xbuf;
@@ -110,10 +110,10 @@ out_put:
 	return ret;
 }
 
-static long selftest_ioctl(struct file *filp, unsigned int cmd,
+static long xbk_selftest_ioctl(struct file *filp, unsigned int cmd,
 			   unsigned long arg)
 {
-	struct selftest_session *s = filp->private_data;
+	struct xbk_selftest_session *s = filp->private_data;
 	struct evl_file *efile;
 	struct evl_xbuf *xbuf;
 	long ret = 0;
@@ -122,7 +122,7 @@ static long selftest_ioctl(struct file *filp, unsigned int cmd,
 	switch (cmd) {
 	case XBUF_SELFTEST_IOC_KREAD:
 	case XBUF_SELFTEST_IOC_KWRITE:
-		return selftest_io(s, cmd, (const void __user *)arg);
+		return xbk_selftest_io(s, cmd, (const void __user *)arg);
 	case XBUF_SELFTEST_IOC_BIND:
 		if (get_user(fd, (int __user *)arg))
 			return -EFAULT;
@@ -142,7 +142,7 @@ static long selftest_ioctl(struct file *filp, unsigned int cmd,
 		return ret;
 	case XBUF_SELFTEST_IOC_UNBIND:
 		mutex_lock(&s->lock);
-		selftest_unbind(s);
+		xbk_selftest_unbind(s);
 		mutex_unlock(&s->lock);
 		return 0;
 	default:
@@ -150,9 +150,9 @@ static long selftest_ioctl(struct file *filp, unsigned int cmd,
 	}
 }
 
-static int selftest_open(struct inode *inode, struct file *filp)
+static int xbk_selftest_open(struct inode *inode, struct file *filp)
 {
-	struct selftest_session *s;
+	struct xbk_selftest_session *s;
 
 	s = kzalloc(sizeof(*s), GFP_KERNEL);
 	if (!s)
@@ -166,13 +166,13 @@ static int selftest_open(struct inode *inode, struct file *filp)
 	return nonseekable_open(inode, filp);
 }
 
-static int selftest_release(struct inode *inode, struct file *filp)
+static int xbk_selftest_release(struct inode *inode, struct file *filp)
 {
-	struct selftest_session *s = filp->private_data;
+	struct xbk_selftest_session *s = filp->private_data;
 
 	/* No ioctl can be in flight on a file being released. */
 	mutex_lock(&s->lock);
-	selftest_unbind(s);
+	xbk_selftest_unbind(s);
 	mutex_unlock(&s->lock);
 	mutex_destroy(&s->lock);
 	kfree(s);
@@ -180,23 +180,23 @@ static int selftest_release(struct inode *inode, struct file *filp)
 	return 0;
 }
 
-static const struct file_operations selftest_fops = {
+static const struct file_operations xbk_selftest_fops = {
 	.owner		= THIS_MODULE,
-	.open		= selftest_open,
-	.release	= selftest_release,
-	.unlocked_ioctl	= selftest_ioctl,
+	.open		= xbk_selftest_open,
+	.release	= xbk_selftest_release,
+	.unlocked_ioctl	= xbk_selftest_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= no_llseek,
 };
 
-static struct miscdevice selftest_misc = {
+static struct miscdevice xbk_selftest_misc = {
 	.minor		= MISC_DYNAMIC_MINOR,
 	.name		= "xbuf-selftest",
 	.nodename	= "xbuf/selftest",
-	.fops		= &selftest_fops,
+	.fops		= &xbk_selftest_fops,
 };
 
-module_misc_device(selftest_misc);
+module_misc_device(xbk_selftest_misc);
 
 MODULE_DESCRIPTION("test driver for the in-kernel xbuf API");
 MODULE_LICENSE("GPL");

@@ -15,6 +15,8 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mkdir -p /tmp && mount -t tmpfs tmpfs /tmp
+# The user-space backend's public elements (t_lib_backends compares the backends).
+mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm
 
 pass=0
 fail=0

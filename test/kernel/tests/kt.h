@@ -2,11 +2,15 @@
 /*
  * kt.h - helpers of the guest-side kernel tests (test/kernel/tests/t_*.c).
  * One program per feature, liburing style: exit 0 pass, 1 fail, 77 skip.
+ * The checks (CHECK, CHECK_EQ, CHECK_ERR for -errno returns, CHECK_ERRNO
+ * for -1 with errno) and exit codes are test/check.h's, shared with
+ * test/c and tools/c.
  */
 #ifndef KT_H
 #define KT_H
 
 #define _GNU_SOURCE
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -25,40 +29,31 @@
 #include <unistd.h>
 #include "xbuf/abi.h"
 #include "xbuf/kernel.h"
+#include "check.h"
 
-#define KT_PASS	0
-#define KT_FAIL	1
-#define KT_SKIP	77
+/*
+ * A raw latmus record (packed, little-endian, at any offset) in host order.
+ * Its min and max are signed.
+ */
+struct kt_latmus {
+	uint64_t sum;
+	int32_t min, max;
+	uint32_t overruns, samples;
+};
 
-#define CHECK(c) do {							\
-	if (!(c)) {							\
-		fprintf(stderr, "%s:%d: CHECK(%s) failed (errno %d: %s)\n", \
-			__FILE__, __LINE__, #c, errno, strerror(errno)); \
-		exit(KT_FAIL);						\
-	}								\
-} while (0)
+static inline struct kt_latmus kt_latmus_rec(const void *p)
+{
+	struct xbuf_latmus_record r;
+	struct kt_latmus k;
 
-/* expr must fail with -1 and errno err. */
-#define CHECK_ERR(expr, err) do {					\
-	long _r;							\
-	errno = 0;							\
-	_r = (long)(expr);						\
-	if (_r != -1 || errno != (err)) {				\
-		fprintf(stderr, "%s:%d: %s = %ld errno %d (%s), want -1 errno %d (%s)\n", \
-			__FILE__, __LINE__, #expr, _r, errno, strerror(errno), \
-			(err), strerror(err));				\
-		exit(KT_FAIL);						\
-	}								\
-} while (0)
-
-#define CHECK_EQ(expr, want) do {					\
-	long long _v = (long long)(expr), _w = (long long)(want);	\
-	if (_v != _w) {							\
-		fprintf(stderr, "%s:%d: %s = %lld, want %lld (errno %d: %s)\n", \
-			__FILE__, __LINE__, #expr, _v, _w, errno, strerror(errno)); \
-		exit(KT_FAIL);						\
-	}								\
-} while (0)
+	memcpy(&r, p, sizeof(r));
+	k.sum = le64toh(r.sum_lat);
+	k.min = (int32_t)le32toh(r.min_lat);
+	k.max = (int32_t)le32toh(r.max_lat);
+	k.overruns = le32toh(r.overruns);
+	k.samples = le32toh(r.samples);
+	return k;
+}
 
 static inline int kt_clone_fd(void)
 {
@@ -118,6 +113,53 @@ static inline long kt_kio(int st, unsigned long cmd, void *buf, size_t n,
 /* evl_write_xbuf() into the inbound ring; evl_read_xbuf() from the outbound one. */
 #define kt_kwrite(st, buf, n, fl) kt_kio(st, XBUF_SELFTEST_IOC_KWRITE, (void *)(buf), n, fl)
 #define kt_kread(st, buf, n, fl)  kt_kio(st, XBUF_SELFTEST_IOC_KREAD, buf, n, fl)
+
+/*
+ * An in-kernel call (KREAD or KWRITE, blocking) on a thread of its own, so
+ * that the test can watch it sleep. For KWRITE, fill buf first.
+ */
+struct kt_job {
+	int st;
+	unsigned long cmd;
+	size_t n;
+	long ret;
+	int err;
+	int done;			/* set (release) once the call returned */
+	pthread_t thread;
+	unsigned char buf[256];
+};
+
+static inline void *kt_job_main(void *arg)
+{
+	struct kt_job *j = arg;
+
+	j->ret = kt_kio(j->st, j->cmd, j->buf, j->n, 0);
+	j->err = errno;
+	__atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static inline void kt_job_start(struct kt_job *j, int st, unsigned long cmd, size_t n)
+{
+	CHECK(n <= sizeof(j->buf));
+	j->st = st;
+	j->cmd = cmd;
+	j->n = n;
+	j->done = 0;
+	CHECK(!pthread_create(&j->thread, NULL, kt_job_main, j));
+}
+
+static inline int kt_job_done(struct kt_job *j)
+{
+	return __atomic_load_n(&j->done, __ATOMIC_ACQUIRE);
+}
+
+/* Wait for the call: what it returned. */
+static inline long kt_job_join(struct kt_job *j)
+{
+	CHECK(!pthread_join(j->thread, NULL));
+	return j->ret;
+}
 
 static inline void kt_rings(int fd, struct xbuf_elem_rings *r)
 {

@@ -48,7 +48,7 @@ int main(void)
 	CHECK_EQ(w.err, ECANCELED);
 
 	/* sticky, even for a wait with no timeout at all */
-	CHECK_ERR(ioctl(fd, XBUF_IOC_WAIT, &(struct xbuf_wait_req){
+	CHECK_ERRNO(ioctl(fd, XBUF_IOC_WAIT, &(struct xbuf_wait_req){
 		.events = XBUF_KWAIT_IN, .count = 1, .timeout_ns = -1 }), ECANCELED);
 	/* per file: the other fd of the same element still polls normally */
 	CHECK_EQ(ioctl(other, XBUF_IOC_WAIT, &req), 0);	/* empty, no timeout: not ready */
@@ -57,5 +57,5 @@ int main(void)
 
 	close(other);
 	close(fd);
-	return KT_PASS;
+	return T_EXIT_PASS;
 }

@@ -36,48 +36,48 @@ int main(void)
 	CHECK_EQ(ioctl(fd, XBUF_IOC_INFO, &ei), 0);
 	CHECK(!strcmp(ei.name, "priv"));
 	/* A private name is not published. */
-	CHECK_ERR(open("/dev/xbuf/priv", O_RDWR), ENOENT);
+	CHECK_ERRNO(open("/dev/xbuf/priv", O_RDWR), ENOENT);
 	/* ...and two private elements may share it. */
 	fd2 = kt_create_ok(4096, 4096, 0, "priv");
 	close(fd2);
 	close(fd);
 
 	/* Sizes. */
-	CHECK_ERR(kt_create(0, 0, 0, NULL), EINVAL);
-	CHECK_ERR(kt_create((1ULL << 30) + 1, 4096, 0, NULL), EINVAL);
-	CHECK_ERR(kt_create(4096, (1ULL << 30) + 1, 0, NULL), EINVAL);
-	CHECK_ERR(kt_create(~0ULL, 0, 0, NULL), EINVAL);
+	CHECK_ERRNO(kt_create(0, 0, 0, NULL), EINVAL);
+	CHECK_ERRNO(kt_create((1ULL << 30) + 1, 4096, 0, NULL), EINVAL);
+	CHECK_ERRNO(kt_create(4096, (1ULL << 30) + 1, 0, NULL), EINVAL);
+	CHECK_ERRNO(kt_create(~0ULL, 0, 0, NULL), EINVAL);
 	/* Flags and names. */
-	CHECK_ERR(kt_create(4096, 4096, 1, NULL), EINVAL);
-	CHECK_ERR(kt_create(4096, 4096, XBUF_KCLONE_PUBLIC, NULL), EINVAL);
-	CHECK_ERR(kt_create(4096, 4096, XBUF_KCLONE_PUBLIC, ""), EINVAL);
-	CHECK_ERR(kt_create(4096, 4096, 0, "/"), EINVAL);
-	CHECK_ERR(kt_create(4096, 4096, 0, "/a/b"), EINVAL);
-	CHECK_ERR(kt_create(4096, 4096, 0, "/.."), EINVAL);
+	CHECK_ERRNO(kt_create(4096, 4096, 1, NULL), EINVAL);
+	CHECK_ERRNO(kt_create(4096, 4096, XBUF_KCLONE_PUBLIC, NULL), EINVAL);
+	CHECK_ERRNO(kt_create(4096, 4096, XBUF_KCLONE_PUBLIC, ""), EINVAL);
+	CHECK_ERRNO(kt_create(4096, 4096, 0, "/"), EINVAL);
+	CHECK_ERRNO(kt_create(4096, 4096, 0, "/a/b"), EINVAL);
+	CHECK_ERRNO(kt_create(4096, 4096, 0, "/.."), EINVAL);
 	memset(&req, 0, sizeof(req));
 	req.i_bufsz = 4096;
 	memset(req.name, 'x', sizeof(req.name));
-	CHECK_ERR(ioctl(kt_clone_fd(), XBUF_IOC_CLONE, &req), ENAMETOOLONG);
+	CHECK_ERRNO(ioctl(kt_clone_fd(), XBUF_IOC_CLONE, &req), ENAMETOOLONG);
 	req.name[sizeof(req.name) - 1] = 0;
 	req.__pad = 1;
-	CHECK_ERR(ioctl(kt_clone_fd(), XBUF_IOC_CLONE, &req), EINVAL);
+	CHECK_ERRNO(ioctl(kt_clone_fd(), XBUF_IOC_CLONE, &req), EINVAL);
 	memset(longname, 'y', sizeof(longname));
 	longname[XBUF_KNAME_LEN - 1] = 0;	/* 63 chars: the longest name */
 	fd = kt_create_ok(4096, 0, XBUF_KCLONE_PUBLIC, longname);
 	close(fd);
 	/* Unknown ioctl on the clone device. */
-	CHECK_ERR(ioctl(kt_clone_fd(), XBUF_IOC_KICK), ENOTTY);
+	CHECK_ERRNO(ioctl(kt_clone_fd(), XBUF_IOC_KICK), ENOTTY);
 
 	/* Public by leading '/'. */
 	fd = kt_create_ok(4096, 8192, 0, "/t_pub");
 	CHECK_EQ(ioctl(fd, XBUF_IOC_INFO, &ei), 0);
 	CHECK_EQ(ei.flags, XBUF_KCLONE_PUBLIC);
 	CHECK(!strcmp(ei.name, "t_pub"));
-	CHECK_ERR(kt_create(4096, 4096, 0, "/t_pub"), EEXIST);
-	CHECK_ERR(kt_create(4096, 4096, XBUF_KCLONE_PUBLIC, "t_pub"), EEXIST);
+	CHECK_ERRNO(kt_create(4096, 4096, 0, "/t_pub"), EEXIST);
+	CHECK_ERRNO(kt_create(4096, 4096, XBUF_KCLONE_PUBLIC, "t_pub"), EEXIST);
 	/* Names devtmpfs already serves in /dev/xbuf/. */
-	CHECK_ERR(kt_create(4096, 4096, 0, "/clone"), EEXIST);
-	CHECK_ERR(kt_create(4096, 4096, XBUF_KCLONE_PUBLIC, "latmus"), EEXIST);
+	CHECK_ERRNO(kt_create(4096, 4096, 0, "/clone"), EEXIST);
+	CHECK_ERRNO(kt_create(4096, 4096, XBUF_KCLONE_PUBLIC, "latmus"), EEXIST);
 
 	/* Opening by name yields another fd on the same element. */
 	fd2 = open("/dev/xbuf/t_pub", O_RDWR | O_CLOEXEC);
@@ -96,7 +96,7 @@ int main(void)
 	}
 	/* The creator may go: the opener keeps the element and its name. */
 	close(fd);
-	CHECK_ERR(kt_create(4096, 4096, 0, "/t_pub"), EEXIST);
+	CHECK_ERRNO(kt_create(4096, 4096, 0, "/t_pub"), EEXIST);
 	fd = open("/dev/xbuf/t_pub", O_RDONLY | O_NONBLOCK);
 	CHECK(fd >= 0);
 	CHECK(fcntl(fd, F_GETFL) & O_NONBLOCK);
@@ -104,27 +104,27 @@ int main(void)
 	close(fd);
 	close(fd2);
 	/* Gone with its last fd: the node and the name. */
-	CHECK_ERR(open("/dev/xbuf/t_pub", O_RDWR), ENOENT);
+	CHECK_ERRNO(open("/dev/xbuf/t_pub", O_RDWR), ENOENT);
 	fd = kt_create_ok(4096, 4096, XBUF_KCLONE_PUBLIC, "t_pub");
 	close(fd);
-	CHECK_ERR(open("/dev/xbuf/nonexistent", O_RDWR), ENOENT);
+	CHECK_ERRNO(open("/dev/xbuf/nonexistent", O_RDWR), ENOENT);
 
 	/* ENOBUFS: directions without a ring; count 0 is 0 first (EVL's order). */
 	fd = kt_create_ok(4096, 0, 0, NULL);
-	CHECK_ERR(write(fd, buf, 1), ENOBUFS);
+	CHECK_ERRNO(write(fd, buf, 1), ENOBUFS);
 	CHECK_EQ(write(fd, buf, 0), 0);
 	kt_set_nonblock(fd, 1);
-	CHECK_ERR(read(fd, buf, 1), EAGAIN);	/* inbound exists, empty */
+	CHECK_ERRNO(read(fd, buf, 1), EAGAIN);	/* inbound exists, empty */
 	close(fd);
 	fd = kt_create_ok(0, 4096, 0, NULL);
-	CHECK_ERR(read(fd, buf, 1), ENOBUFS);
+	CHECK_ERRNO(read(fd, buf, 1), ENOBUFS);
 	CHECK_EQ(read(fd, buf, 0), 0);
 	CHECK_EQ(write(fd, buf, 3), 3);
 	close(fd);
 
 	/* Unknown element ioctl; lseek is refused. */
 	fd = kt_create_ok(4096, 4096, 0, NULL);
-	CHECK_ERR(ioctl(fd, XBUF_IOC_CLONE, &req), ENOTTY);
+	CHECK_ERRNO(ioctl(fd, XBUF_IOC_CLONE, &req), ENOTTY);
 	CHECK(lseek(fd, 0, SEEK_SET) < 0);
 	close(fd);
 
@@ -138,5 +138,5 @@ int main(void)
 			close(fds[i]);
 	}
 
-	return KT_PASS;
+	return T_EXIT_PASS;
 }

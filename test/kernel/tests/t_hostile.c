@@ -20,7 +20,7 @@ static void check_ro(void *p, const char *what)
 
 	if (!kt_died_of_fault(status)) {
 		fprintf(stderr, "store to %s did not fault (status %#x)\n", what, status);
-		exit(KT_FAIL);
+		exit(T_EXIT_FAIL);
 	}
 }
 
@@ -88,7 +88,7 @@ static void close_while_running(int order)
 		while (read(fd, buf, sizeof(buf)) > 0)
 			;
 		kt_msleep(20);
-		CHECK_ERR(read(fd, buf, sizeof(buf)), EAGAIN);
+		CHECK_ERRNO(read(fd, buf, sizeof(buf)), EAGAIN);
 		close(fd);
 		/* The mapping outlives the fd. */
 		CHECK_EQ(m.info->magic, XBUF_MAGIC);
@@ -135,15 +135,15 @@ int main(void)
 	check_rw(out_data + 4096 + 8);
 
 	/* mprotect(PROT_WRITE) over any read-only page fails. */
-	CHECK_ERR(mprotect(p, pg, PROT_READ | PROT_WRITE), EACCES);
-	CHECK_ERR(mprotect(p + pg, pg, PROT_READ | PROT_WRITE), EACCES);
-	CHECK_ERR(mprotect(in_data, pg, PROT_READ | PROT_WRITE), EACCES);
-	CHECK_ERR(mprotect(p, m.size, PROT_READ | PROT_WRITE), EACCES);
+	CHECK_ERRNO(mprotect(p, pg, PROT_READ | PROT_WRITE), EACCES);
+	CHECK_ERRNO(mprotect(p + pg, pg, PROT_READ | PROT_WRITE), EACCES);
+	CHECK_ERRNO(mprotect(in_data, pg, PROT_READ | PROT_WRITE), EACCES);
+	CHECK_ERRNO(mprotect(p, m.size, PROT_READ | PROT_WRITE), EACCES);
 	CHECK_EQ(mprotect(p + 2 * pg, pg, PROT_READ | PROT_WRITE), 0);
 	CHECK_EQ(mprotect(out_data, 2 * 4096, PROT_READ | PROT_WRITE), 0);
 	/* Down then up again: still no write to kernel-owned pages. */
 	CHECK_EQ(mprotect(p, 2 * pg, PROT_READ), 0);
-	CHECK_ERR(mprotect(p, 2 * pg, PROT_READ | PROT_WRITE), EACCES);
+	CHECK_ERRNO(mprotect(p, 2 * pg, PROT_READ | PROT_WRITE), EACCES);
 	check_ro(p + pg, "driver page after mprotect");
 	CHECK_EQ(m.info->magic, XBUF_MAGIC);
 
@@ -155,12 +155,12 @@ int main(void)
 	CHECK_EQ(errno, EPERM);
 	q = mmap(NULL, pg, PROT_READ, MAP_SHARED, fd, 0);
 	CHECK(q != MAP_FAILED);
-	CHECK_ERR(mprotect(q, pg, PROT_READ | PROT_WRITE), EACCES);	/* no VM_MAYWRITE */
+	CHECK_ERRNO(mprotect(q, pg, PROT_READ | PROT_WRITE), EACCES);	/* no VM_MAYWRITE */
 	munmap(q, pg);
 	/* A read-only mapping of the app page cannot be upgraded either. */
 	q = mmap(NULL, pg, PROT_READ, MAP_SHARED, fd, 2 * pg);
 	CHECK(q != MAP_FAILED);
-	CHECK_ERR(mprotect(q, pg, PROT_READ | PROT_WRITE), EACCES);
+	CHECK_ERRNO(mprotect(q, pg, PROT_READ | PROT_WRITE), EACCES);
 	munmap(q, pg);
 	/* MAP_PRIVATE is refused. */
 	CHECK(mmap(NULL, pg, PROT_READ, MAP_PRIVATE, fd, 0) == MAP_FAILED);
@@ -178,12 +178,12 @@ int main(void)
 			   rofd, 0) == MAP_FAILED);
 		q = mmap(NULL, ei.map_size, PROT_READ, MAP_SHARED, rofd, 0);
 		CHECK(q != MAP_FAILED);
-		CHECK_ERR(mprotect(q + 2 * pg, pg, PROT_READ | PROT_WRITE), EACCES);
+		CHECK_ERRNO(mprotect(q + 2 * pg, pg, PROT_READ | PROT_WRITE), EACCES);
 		munmap(q, ei.map_size);
 		close(rofd);
 		close(pfd);
 		snprintf(path, sizeof(path), "/dev/xbuf/t_hostile");
-		CHECK_ERR(open(path, O_RDWR), ENOENT);
+		CHECK_ERRNO(open(path, O_RDWR), ENOENT);
 	}
 
 	/* mremap: cannot grow, cannot duplicate; a moved piece stays read-only. */
@@ -198,7 +198,7 @@ int main(void)
 		printf("t_hostile: mremap move of the driver page %s\n",
 		       moved != MAP_FAILED ? "allowed, still read-only" : "refused");
 		if (moved != MAP_FAILED) {
-			CHECK_ERR(mprotect(moved, pg, PROT_READ | PROT_WRITE), EACCES);
+			CHECK_ERRNO(mprotect(moved, pg, PROT_READ | PROT_WRITE), EACCES);
 			check_ro(moved, "moved driver page");
 			/* Put it back where it was. */
 			CHECK(mremap(moved, pg, pg, MREMAP_MAYMOVE | MREMAP_FIXED,
@@ -271,7 +271,7 @@ int main(void)
 	CHECK(kt_same(buf + 2000, 1000, 99));
 	/* read(2) into a read-only page of our own mapping: EFAULT, nothing consumed. */
 	CHECK_EQ(kt_kwrite(st, buf, 10, 0), 10);
-	CHECK_ERR(read(fd, p, 10), EFAULT);
+	CHECK_ERRNO(read(fd, p, 10), EFAULT);
 	CHECK_EQ(read(fd, buf, 10), 10);
 	munmap(m.base, m.size);
 	close(st);
@@ -285,5 +285,5 @@ int main(void)
 		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 3);
 	}
 	kt_msleep(50);
-	return KT_PASS;
+	return T_EXIT_PASS;
 }

@@ -8,9 +8,6 @@
 #include "kt.h"
 #include "xbuf.h"
 
-/* A library call returning -errno. */
-#define CHECK_NEG(expr, err) CHECK_EQ((expr), -(err))
-
 static int mapped(const char *name)
 {
 	char path[128];
@@ -36,7 +33,7 @@ int main(void)
 	CHECK_EQ(xbuf_backend(fd), XBUF_BACKEND_KERNEL);
 	CHECK(!strcmp(xbuf_name(fd), "lib_priv"));
 	CHECK(!mapped("lib_priv"));		/* private: no device node */
-	CHECK_NEG(xbuf_open("lib_priv", 0), ENOENT);
+	CHECK_ERR(xbuf_open("lib_priv", 0), ENOENT);
 	CHECK_EQ(xbuf_rings(fd, &rg), 0);
 	CHECK_EQ(rg.isize, 1000);
 	CHECK_EQ(rg.osize, 2000);
@@ -46,40 +43,40 @@ int main(void)
 	CHECK(ufd >= 0);
 	CHECK_EQ(xbuf_backend(ufd), XBUF_BACKEND_USER);
 	CHECK_EQ(xbuf_close(ufd), 0);
-	CHECK_NEG(xbuf_create(16, 16, XBUF_CLONE_USER | XBUF_CLONE_KERNEL, NULL), EINVAL);
-	CHECK_NEG(xbuf_open("x", XBUF_CLONE_USER | XBUF_CLONE_KERNEL), EINVAL);
+	CHECK_ERR(xbuf_create(16, 16, XBUF_CLONE_USER | XBUF_CLONE_KERNEL, NULL), EINVAL);
+	CHECK_ERR(xbuf_open("x", XBUF_CLONE_USER | XBUF_CLONE_KERNEL), EINVAL);
 	ufd = xbuf_create(16, 16, XBUF_CLONE_KERNEL, NULL);
 	CHECK(ufd >= 0);
 	CHECK_EQ(xbuf_backend(ufd), XBUF_BACKEND_KERNEL);
 	CHECK(!strcmp(xbuf_name(ufd), ""));
 	CHECK_EQ(xbuf_close(ufd), 0);
-	CHECK_NEG(xbuf_backend(ufd), EBADF);
-	CHECK_NEG(xbuf_backend(-1), EBADF);
+	CHECK_ERR(xbuf_backend(ufd), EBADF);
+	CHECK_ERR(xbuf_backend(-1), EBADF);
 	CHECK_EQ(pipe(p), 0);
-	CHECK_NEG(xbuf_backend(p[0]), EBADF);	/* no element: not adopted */
+	CHECK_ERR(xbuf_backend(p[0]), EBADF);	/* no element: not adopted */
 	close(p[0]);
 	close(p[1]);
 
 	/* Creation errors, as the user-space backend reports them. */
-	CHECK_NEG(xbuf_create(0, 0, 0, NULL), EINVAL);
-	CHECK_NEG(xbuf_create(XBUF_MAX_RING_SIZE + 1, 16, 0, NULL), EINVAL);
-	CHECK_NEG(xbuf_create(16, 16, 1 << 3, NULL), EINVAL);
-	CHECK_NEG(xbuf_create(16, 16, XBUF_CLONE_PUBLIC, NULL), EINVAL);
+	CHECK_ERR(xbuf_create(0, 0, 0, NULL), EINVAL);
+	CHECK_ERR(xbuf_create(XBUF_MAX_RING_SIZE + 1, 16, 0, NULL), EINVAL);
+	CHECK_ERR(xbuf_create(16, 16, 1 << 3, NULL), EINVAL);
+	CHECK_ERR(xbuf_create(16, 16, XBUF_CLONE_PUBLIC, NULL), EINVAL);
 	memset(longname, 'n', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = 0;
-	CHECK_NEG(xbuf_create(16, 16, 0, "/%s", longname), ENAMETOOLONG);
-	CHECK_NEG(xbuf_create(16, 16, 0, "/a/b"), EINVAL);
+	CHECK_ERR(xbuf_create(16, 16, 0, "/%s", longname), ENAMETOOLONG);
+	CHECK_ERR(xbuf_create(16, 16, 0, "/a/b"), EINVAL);
 
 	/* Public: a device node, open by name, one element behind both fds. */
 	fd2 = xbuf_create(4096, 8192, 0, "/lib_pub");
 	CHECK(fd2 >= 0);
 	CHECK(mapped("lib_pub"));
-	CHECK_NEG(xbuf_create(1, 1, XBUF_CLONE_PUBLIC, "lib_pub"), EEXIST);
-	CHECK_NEG(xbuf_create(1, 1, 0, "/clone"), EEXIST);	/* the kernel's own nodes */
-	CHECK_NEG(xbuf_open("clone", 0), ENOENT);
-	CHECK_NEG(xbuf_open("latmus", 0), ENOENT);
-	CHECK_NEG(xbuf_open("lib_none", 0), ENOENT);
-	CHECK_NEG(xbuf_open("lib_none", XBUF_CLONE_KERNEL), ENOENT);
+	CHECK_ERR(xbuf_create(1, 1, XBUF_CLONE_PUBLIC, "lib_pub"), EEXIST);
+	CHECK_ERR(xbuf_create(1, 1, 0, "/clone"), EEXIST);	/* the kernel's own nodes */
+	CHECK_ERR(xbuf_open("clone", 0), ENOENT);
+	CHECK_ERR(xbuf_open("latmus", 0), ENOENT);
+	CHECK_ERR(xbuf_open("lib_none", 0), ENOENT);
+	CHECK_ERR(xbuf_open("lib_none", XBUF_CLONE_KERNEL), ENOENT);
 	ufd = xbuf_open("/lib_pub", 0);
 	CHECK(ufd >= 0 && ufd != fd2);
 	CHECK_EQ(xbuf_backend(ufd), XBUF_BACKEND_KERNEL);
@@ -113,12 +110,12 @@ int main(void)
 	CHECK(mapped("lib_pub"));		/* the mapping pins the file */
 	xbuf_map_release(hold);
 	CHECK(!mapped("lib_pub"));
-	CHECK_NEG(xbuf_open("lib_pub", 0), ENOENT);
+	CHECK_ERR(xbuf_open("lib_pub", 0), ENOENT);
 
 	/* Non-blocking creation. */
 	ufd = xbuf_create(64, 64, XBUF_CLONE_NONBLOCK, NULL);
 	CHECK(ufd >= 0);
-	CHECK_ERR(xbuf_read(ufd, buf, 1), EAGAIN);
+	CHECK_ERRNO(xbuf_read(ufd, buf, 1), EAGAIN);
 	CHECK_EQ(xbuf_close(ufd), 0);
 
 	/* An fd the library did not make (raw ioctl) is adopted on first use. */
@@ -135,5 +132,5 @@ int main(void)
 	CHECK_EQ(xbuf_close(raw), 0);
 
 	CHECK_EQ(xbuf_close(fd), 0);
-	return KT_PASS;
+	return T_EXIT_PASS;
 }

@@ -171,5 +171,5 @@ int main(void)
 	poll_waits();
 	arm();
 	close_wakes();
-	return KT_PASS;
+	return T_EXIT_PASS;
 }

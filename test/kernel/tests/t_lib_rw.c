@@ -83,9 +83,9 @@ static void exact_reads(void)
 	CHECK(kt_same(out, 100, 5));
 
 	/* Blocking read above the capacity; non-blocking reads take what is there. */
-	CHECK_ERR(xbuf_read(fd, out, 4097), EINVAL);
+	CHECK_ERRNO(xbuf_read(fd, out, 4097), EINVAL);
 	kt_set_nonblock(fd, 1);
-	CHECK_ERR(xbuf_read(fd, out, 10), EAGAIN);
+	CHECK_ERRNO(xbuf_read(fd, out, 10), EAGAIN);
 	CHECK_EQ(kt_kwrite(st, in, 7, 0), 7);
 	CHECK_EQ(xbuf_read(fd, out, 4097), 7);
 	kt_set_nonblock(fd, 0);
@@ -120,7 +120,7 @@ static void short_read_stuck_writer(void)
 	CHECK_EQ(kj.ret, 200);
 	CHECK_EQ(xbuf_read(fd, out, 200), 200);
 	CHECK(kt_same(out, 200, 9));
-	CHECK_ERR(xbuf_write(fd, out, 1), ENOBUFS);
+	CHECK_ERRNO(xbuf_write(fd, out, 1), ENOBUFS);
 	close(st);
 	CHECK_EQ(xbuf_close(fd), 0);
 }
@@ -137,12 +137,12 @@ static void atomic_writes(void)
 	fd = xbuf_create(0, 1000, 0, NULL);
 	CHECK(fd >= 0);
 	st = kt_bind(fd);
-	CHECK_ERR(xbuf_read(fd, out, 1), ENOBUFS);
-	CHECK_ERR(xbuf_write(fd, in, 1001), EINVAL);
+	CHECK_ERRNO(xbuf_read(fd, out, 1), ENOBUFS);
+	CHECK_ERRNO(xbuf_write(fd, in, 1001), EINVAL);
 	kt_fill(in, 600, 11);
 	CHECK_EQ(xbuf_write(fd, in, 600), 600);
 	kt_set_nonblock(fd, 1);
-	CHECK_ERR(xbuf_write(fd, in, 600), EAGAIN);	/* 400 of room: nothing written */
+	CHECK_ERRNO(xbuf_write(fd, in, 600), EAGAIN);	/* 400 of room: nothing written */
 	kt_set_nonblock(fd, 0);
 	CHECK_EQ(kt_kread(st, out, 1000, XBUF_KIO_NONBLOCK), 600);
 	CHECK(kt_same(out, 600, 11));
@@ -249,5 +249,5 @@ int main(void)
 	short_read_stuck_writer();
 	atomic_writes();
 	zero_copy_wrap();
-	return KT_PASS;
+	return T_EXIT_PASS;
 }

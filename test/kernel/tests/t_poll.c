@@ -89,16 +89,16 @@ int main(void)
 	CHECK_EQ(kwait(fd, XBUF_KWAIT_OUT | XBUF_KWAIT_IN, 2000, 10000000000LL),
 		 XBUF_KWAIT_OUT);
 	CHECK(!pthread_join(t, NULL));
-	CHECK_ERR(kwait(fd, XBUF_KWAIT_OUT, 4097, 0), EINVAL);
-	CHECK_ERR(kwait(fd, 0, 1, 0), EINVAL);
-	CHECK_ERR(kwait(fd, 0x100, 1, 0), EINVAL);
+	CHECK_ERRNO(kwait(fd, XBUF_KWAIT_OUT, 4097, 0), EINVAL);
+	CHECK_ERRNO(kwait(fd, 0, 1, 0), EINVAL);
+	CHECK_ERRNO(kwait(fd, 0x100, 1, 0), EINVAL);
 	close(st);
 	close(fd);
 
 	/* No ring, no event. */
 	fd = kt_create_ok(4096, 0, 0, NULL);
 	CHECK_EQ(poll1(fd, POLLIN | POLLOUT, 0), 0);
-	CHECK_ERR(kwait(fd, XBUF_KWAIT_OUT, 1, 0), ENOBUFS);
+	CHECK_ERRNO(kwait(fd, XBUF_KWAIT_OUT, 1, 0), ENOBUFS);
 	close(fd);
 
 	/* Wake-up from hard irq: latmus writes from its hrtimer. */
@@ -119,5 +119,5 @@ int main(void)
 	}
 	close(lm);
 	close(fd);
-	return KT_PASS;
+	return T_EXIT_PASS;
 }

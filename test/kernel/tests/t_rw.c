@@ -76,12 +76,12 @@ int main(void)
 		int st2 = open(XBUF_KDEV_SELFTEST, O_RDWR);
 
 		CHECK(pipe(pipefd) == 0);
-		CHECK_ERR(ioctl(st2, XBUF_SELFTEST_IOC_BIND, &pipefd[0]), EINVAL);
-		CHECK_ERR(ioctl(st2, XBUF_SELFTEST_IOC_BIND, &st2), EINVAL);
+		CHECK_ERRNO(ioctl(st2, XBUF_SELFTEST_IOC_BIND, &pipefd[0]), EINVAL);
+		CHECK_ERRNO(ioctl(st2, XBUF_SELFTEST_IOC_BIND, &st2), EINVAL);
 		{
 			int bad = 1000;
 
-			CHECK_ERR(ioctl(st2, XBUF_SELFTEST_IOC_BIND, &bad), EINVAL);
+			CHECK_ERRNO(ioctl(st2, XBUF_SELFTEST_IOC_BIND, &bad), EINVAL);
 		}
 		close(st2);
 	}
@@ -113,11 +113,11 @@ int main(void)
 
 	/* Non-blocking: what is there, else EAGAIN. */
 	kt_set_nonblock(fd, 1);
-	CHECK_ERR(read(fd, buf, 10), EAGAIN);
+	CHECK_ERRNO(read(fd, buf, 10), EAGAIN);
 	CHECK(m.app->cons.eagain >= 1);
 	CHECK_EQ(kt_kwrite(st, buf, 10, XBUF_KIO_NONBLOCK), 10);
 	CHECK_EQ(read(fd, in, 100), 10);
-	CHECK_ERR(kt_kread(st, buf, 10, XBUF_KIO_NONBLOCK), EAGAIN);
+	CHECK_ERRNO(kt_kread(st, buf, 10, XBUF_KIO_NONBLOCK), EAGAIN);
 	CHECK_EQ(write(fd, buf, 7), 7);
 	CHECK_EQ(kt_kread(st, in, 100, XBUF_KIO_NONBLOCK), 7);
 	/* A non-blocking read above the capacity is no error. */
@@ -128,24 +128,24 @@ int main(void)
 	kt_set_nonblock(fd, 0);
 
 	/* EINVAL: blocking read above the capacity, any write above it. */
-	CHECK_ERR(read(fd, buf, CAP + 1), EINVAL);
-	CHECK_ERR(write(fd, buf, CAP + 1), EINVAL);
+	CHECK_ERRNO(read(fd, buf, CAP + 1), EINVAL);
+	CHECK_ERRNO(write(fd, buf, CAP + 1), EINVAL);
 	kt_set_nonblock(fd, 1);
-	CHECK_ERR(write(fd, buf, CAP + 1), EINVAL);
+	CHECK_ERRNO(write(fd, buf, CAP + 1), EINVAL);
 	kt_set_nonblock(fd, 0);
-	CHECK_ERR(kt_kwrite(st, buf, CAP + 1, 0), EINVAL);
-	CHECK_ERR(kt_kwrite(st, buf, CAP + 1, XBUF_KIO_NONBLOCK), EINVAL);
-	CHECK_ERR(kt_kread(st, buf, CAP + 1, 0), EINVAL);
+	CHECK_ERRNO(kt_kwrite(st, buf, CAP + 1, 0), EINVAL);
+	CHECK_ERRNO(kt_kwrite(st, buf, CAP + 1, XBUF_KIO_NONBLOCK), EINVAL);
+	CHECK_ERRNO(kt_kread(st, buf, CAP + 1, 0), EINVAL);
 
 	/* Atomic writes: all or nothing, full ring included. */
 	kt_fill(buf, CAP, 9);
 	CHECK_EQ(write(fd, buf, 3000), 3000);
 	kt_set_nonblock(fd, 1);
-	CHECK_ERR(write(fd, buf, 2000), EAGAIN);
+	CHECK_ERRNO(write(fd, buf, 2000), EAGAIN);
 	kt_rings(fd, &r);
 	CHECK_EQ(r.ofill, 3000);
 	CHECK_EQ(write(fd, buf, CAP - 3000), CAP - 3000);
-	CHECK_ERR(write(fd, buf, 1), EAGAIN);
+	CHECK_ERRNO(write(fd, buf, 1), EAGAIN);
 	kt_set_nonblock(fd, 0);
 	CHECK_EQ(kt_kread(st, in, CAP, 0), CAP);
 	/* Blocking write waits for room for all of it, then lands whole. */
@@ -163,7 +163,7 @@ int main(void)
 	CHECK_EQ(r.ofill, 0);
 	/* Same on the driver end. */
 	CHECK_EQ(kt_kwrite(st, buf, 3000, 0), 3000);
-	CHECK_ERR(kt_kwrite(st, buf, 2000, XBUF_KIO_NONBLOCK), EAGAIN);
+	CHECK_ERRNO(kt_kwrite(st, buf, 2000, XBUF_KIO_NONBLOCK), EAGAIN);
 	CHECK(m.drv->prod.eagain >= 1);
 	kt_rings(fd, &r);
 	CHECK_EQ(r.ifill, 3000);
@@ -216,9 +216,9 @@ int main(void)
 	}
 
 	/* EPERM: a blocking in-kernel call where sleeping is forbidden. */
-	CHECK_ERR(kt_kwrite(st, buf, 10, XBUF_KIO_ATOMIC), EPERM);
-	CHECK_ERR(kt_kwrite(st, buf, 10, XBUF_KIO_IRQOFF), EPERM);
-	CHECK_ERR(kt_kread(st, buf, 10, XBUF_KIO_ATOMIC), EPERM);
+	CHECK_ERRNO(kt_kwrite(st, buf, 10, XBUF_KIO_ATOMIC), EPERM);
+	CHECK_ERRNO(kt_kwrite(st, buf, 10, XBUF_KIO_IRQOFF), EPERM);
+	CHECK_ERRNO(kt_kread(st, buf, 10, XBUF_KIO_ATOMIC), EPERM);
 	CHECK_EQ(kt_kwrite(st, buf, 10, XBUF_KIO_NONBLOCK | XBUF_KIO_IRQOFF), 10);
 	CHECK_EQ(kt_kwrite(st, buf, 10, XBUF_KIO_NONBLOCK | XBUF_KIO_ATOMIC), 10);
 	CHECK_EQ(read(fd, in, 20), 20);
@@ -233,15 +233,15 @@ int main(void)
 		sa.sa_handler = on_alarm;
 		CHECK(!sigaction(SIGALRM, &sa, NULL));
 		alarm(1);
-		CHECK_ERR(read(fd, in, 10), EINTR);
+		CHECK_ERRNO(read(fd, in, 10), EINTR);
 		CHECK_EQ(m.app->cons.waiters, 0);
 	}
 
 	/* EFAULT: a bad user buffer consumes nothing. */
 	CHECK_EQ(kt_kwrite(st, buf, 10, 0), 10);
-	CHECK_ERR(read(fd, bad_ptr, 10), EFAULT);
+	CHECK_ERRNO(read(fd, bad_ptr, 10), EFAULT);
 	CHECK_EQ(read(fd, in, 10), 10);
-	CHECK_ERR(write(fd, bad_ptr, 10), EFAULT);
+	CHECK_ERRNO(write(fd, bad_ptr, 10), EFAULT);
 	kt_rings(fd, &r);
 	CHECK_EQ(r.ofill, 0);
 
@@ -261,5 +261,5 @@ int main(void)
 	munmap(m.base, m.size);
 	close(st);
 	close(fd);
-	return KT_PASS;
+	return T_EXIT_PASS;
 }

@@ -72,5 +72,5 @@ int main(void)
 		CHECK(stat(XBUF_KSYSFS_CLASS "/clone", &sb) == 0);
 		CHECK(stat(XBUF_KSYSFS_CLASS "/clone/rings", &sb) < 0);
 	}
-	return KT_PASS;
+	return T_EXIT_PASS;
 }
