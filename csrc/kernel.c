@@ -132,8 +132,8 @@ static bool kernel_probe(int fd, const struct stat *st, struct xb_ident *id)
 static int kernel_map(int fd, struct xb_element *el)
 {
 	const struct xbuf_shm_info *info;
+	struct xbuf_shm_info expect;
 	struct xbuf_elem_info ei;
-	uint64_t off;
 	void *base;
 	int r;
 
@@ -148,20 +148,11 @@ static int kernel_map(int fd, struct xb_element *el)
 	r = -EPROTO;
 	if (info->magic != XBUF_MAGIC || info->abi_version != XBUF_ABI_VERSION ||
 	    info->page_size != (uint32_t)sysconf(_SC_PAGESIZE) ||
-	    info->header_pages != XBUF_HEADER_PAGES || info->map_size != ei.map_size)
+	    info->ring[0].capacity > XBUF_MAX_RING_SIZE || info->ring[1].capacity > XBUF_MAX_RING_SIZE)
 		goto fail;
-	/* The rings must lie inside the mapping, each data area twice, in order. */
-	off = (uint64_t)XBUF_HEADER_PAGES * info->page_size;
-	for (int ring = 0; ring < 2; ring++) {
-		const struct xbuf_shm_ring_info *ri = &info->ring[ring];
-
-		if (ri->capacity > XBUF_MAX_RING_SIZE || ri->capacity > ri->data_size ||
-		    (ri->data_size & (ri->data_size - 1)) ||
-		    (ri->data_size && ri->data_map_off != off))
-			goto fail;
-		off += 2 * ri->data_size;
-	}
-	if (off != info->map_size)
+	/* Exactly what xbuf_abi_layout() makes, as the user backend checks its objects. */
+	xbuf_abi_layout(&expect, info->ring[0].capacity, info->ring[1].capacity, info->page_size);
+	if (memcmp(&expect, info, sizeof(expect)) || expect.map_size != ei.map_size)
 		goto fail;
 
 	el->base = base;
