@@ -11,7 +11,9 @@
  *
  * Every call that returns int or ssize_t returns a negative errno value on
  * failure, except xbuf_read() and xbuf_write(), which behave like read(2)
- * and write(2): -1 with errno set.
+ * and write(2): -1 with errno set. Each call's comment lists every errno it
+ * can return. Common to all calls on an fd: EBADF (not an element fd of
+ * this process, or closed).
  */
 #ifndef XBUF_H
 #define XBUF_H
@@ -23,6 +25,15 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*
+ * Version of this header. The library's exported symbols are versioned
+ * (XBUF_0.1 ... in csrc/libxbuf.map): a program built against this header
+ * runs with any later library of the same major version.
+ */
+#define XBUF_VERSION_MAJOR	0
+#define XBUF_VERSION_MINOR	3
+#define XBUF_VERSION		(XBUF_VERSION_MAJOR * 10000 + XBUF_VERSION_MINOR * 100)
 
 /* Creation flags, as libevl's evl_create_xbuf(). */
 #define XBUF_CLONE_PRIVATE	0
@@ -75,9 +86,16 @@ struct xbuf_stat {
  * driver sends to the application), o_bufsz the outbound one's. A size may
  * be 0 (no ring in that direction: ENOBUFS there), not both; at most 2^30.
  * fmt names the element; a name starting with '/' makes it public, as does
- * XBUF_CLONE_PUBLIC. Returns a file descriptor or -errno: -EINVAL (sizes,
- * flags, name), -EEXIST (public name taken), -ENAMETOOLONG, -ENOMEM,
- * -ENODEV (XBUF_CLONE_KERNEL without the kernel module).
+ * XBUF_CLONE_PUBLIC. Names follow one rule on both backends
+ * (xbuf_abi_check_name() in xbuf/abi.h). Returns a file descriptor or:
+ *   -EINVAL        both sizes 0, a size above 2^30, an unknown flag, both
+ *                  backend flags, a public element without a name, or a bad
+ *                  name ('/', a control character, a leading '@', "." or "..")
+ *   -ENAMETOOLONG  a name above XBUF_NAME_MAX bytes
+ *   -EEXIST        a live public element has that name, or it is reserved
+ *                  (XBUF_RESERVED_NAMES: the kernel module's own devices)
+ *   -ENODEV        XBUF_CLONE_KERNEL without the kernel module
+ *   -ENOMEM, -ENOSPC, -EMFILE, -ENFILE, -EACCES   from the system
  */
 int xbuf_create(size_t i_bufsz, size_t o_bufsz, int flags, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -85,8 +103,13 @@ int xbuf_create(size_t i_bufsz, size_t o_bufsz, int flags, const char *fmt, ...)
 /*
  * Open a public element by name ("foo" or "/foo"). flags: 0,
  * XBUF_CLONE_NONBLOCK, and one of XBUF_CLONE_USER / XBUF_CLONE_KERNEL.
- * Returns a file descriptor or -errno (-ENOENT when no live element has
- * that name, -ENODEV when the kernel backend was asked for and is absent).
+ * Returns a file descriptor or:
+ *   -ENOENT        no live element has that name (or it is a reserved name)
+ *   -EINVAL        an unknown flag, both backend flags, no name, a bad name
+ *   -ENAMETOOLONG  a name above XBUF_NAME_MAX bytes
+ *   -ENODEV        XBUF_CLONE_KERNEL without the kernel module
+ *   -EPROTO        the element was made by another ABI version or page size
+ *   -ENOMEM, -EMFILE, -ENFILE, -EACCES   from the system
  */
 int xbuf_open(const char *name, int flags);
 
@@ -94,17 +117,26 @@ int xbuf_open(const char *name, int flags);
  * read(2) on the element: takes inbound traffic. Blocking reads return
  * exactly count bytes, or fewer only while a writer is blocked on the ring
  * waiting for room. Non-blocking (O_NONBLOCK on the fd): whatever is there,
- * -1/EAGAIN when empty. -1/EINVAL for a blocking read above the capacity,
- * -1/ENOBUFS without an inbound ring, -1/EPIPE when blocked and the driver
- * process died.
+ * -1/EAGAIN when empty. Count 0 returns 0. errno:
+ *   EAGAIN   non-blocking and nothing to read
+ *   EINVAL   a blocking read above the capacity
+ *   ENOBUFS  no inbound ring
+ *   EPIPE    the driver side let go or died and the ring is drained
+ *   EBUSY    another process holds the application end, or this thread
+ *            holds a zero-copy borrow on it
+ *   EINTR    a signal interrupted the wait
+ *   EBADF    not an element fd, or closed meanwhile
  */
 ssize_t xbuf_read(int fd, void *buf, size_t count);
 
 /*
- * write(2) on the element: feeds outbound traffic. All count bytes or none:
- * -1/EAGAIN (non-blocking, no room for all of it), -1/EINVAL (count above
- * the capacity), -1/ENOBUFS (no outbound ring), -1/EPIPE (blocked and the
- * driver process died).
+ * write(2) on the element: feeds outbound traffic. All count bytes or none;
+ * count 0 returns 0. errno:
+ *   EAGAIN   non-blocking, no room for all of it
+ *   EINVAL   count above the capacity (EVL would wait for ever)
+ *   ENOBUFS  no outbound ring
+ *   EPIPE    the driver side let go or died: nobody will make room
+ *   EBUSY, EINTR, EBADF   as xbuf_read()
  */
 ssize_t xbuf_write(int fd, const void *buf, size_t count);
 
@@ -115,10 +147,10 @@ ssize_t xbuf_write(int fd, const void *buf, size_t count);
  */
 int xbuf_close(int fd);
 
-/* Fill levels of both rings. */
+/* Fill levels of both rings. 0, -EFAULT (r NULL), -EBADF. */
 int xbuf_rings(int fd, struct xbuf_rings *r);
 
-/* Both directions' counters. */
+/* Both directions' counters. 0, -EFAULT (st NULL), -EBADF. */
 int xbuf_stat(int fd, struct xbuf_stat *st);
 
 /* The element's name (without '/'), "" when private and unnamed; NULL if fd is no element. */
@@ -151,13 +183,17 @@ int xbuf_backend(int fd);
 #define XBUF_NONBLOCK	0x1
 #define XBUF_NOWAIT	0x2
 
-/* Borrow up to count readable bytes at *data; returns how many (> 0), 0 for count 0. */
+/*
+ * Borrow up to count readable bytes at *data; returns how many (> 0), 0 for
+ * count 0, or the errnos of xbuf_read() (negated), and -EFAULT (data NULL),
+ * -EINVAL (unknown flags, or both).
+ */
 ssize_t xbuf_read_begin(int fd, size_t count, int flags, const void **data);
-/* Consume n <= the borrowed bytes and return the borrow. */
+/* Consume n <= the borrowed bytes and return the borrow. 0, -EINVAL (no borrow of this thread, n too large), -EBADF. */
 int xbuf_read_end(int fd, size_t n);
-/* Borrow exactly count writable bytes at *data; returns count, 0 for count 0. */
+/* Borrow exactly count writable bytes at *data; returns count, 0 for count 0, or as xbuf_read_begin() with xbuf_write()'s errnos. */
 ssize_t xbuf_write_begin(int fd, size_t count, int flags, void **data);
-/* Publish n <= the borrowed bytes and return the borrow. */
+/* Publish n <= the borrowed bytes and return the borrow. 0, -EINVAL, -EBADF, as xbuf_read_end(). */
 int xbuf_write_end(int fd, size_t n);
 
 /*
@@ -165,7 +201,9 @@ int xbuf_write_end(int fd, size_t n);
  *   XBUF_POLLIN:  a blocking xbuf_read(count) would complete (count 0: any byte)
  *   XBUF_POLLOUT: a blocking xbuf_write(count) would complete
  * xbuf_poll() blocks the calling thread (timeout_ms < 0: forever) and returns
- * the ready events, 0 on timeout, or -errno (-EPIPE, -EBADF, -EINTR).
+ * the ready events, 0 on timeout, or -EINVAL (unknown events, count above a
+ * capacity), -ENOBUFS (no ring there), -EPIPE (the peer let go or died and
+ * nothing is left), -EBUSY (another process holds the end), -EINTR, -EBADF.
  *
  * Every blocking call (reads, writes, xbuf_poll, evl_* without O_NONBLOCK)
  * polls the ring for up to 50 us before it sleeps; the environment variable
@@ -175,6 +213,10 @@ int xbuf_write_end(int fd, size_t n);
  * helper thread and returns at once (1 if already ready, 0 if armed); when
  * the wait ends, the helper writes one byte to the notify fd: 0 when ready,
  * else the errno that ended it. One wait is armed per fd at a time.
+ * xbuf_notify_fd() returns the read end of the pipe (the caller closes it),
+ * -EEXIST (one already), -EMFILE, -ENFILE. xbuf_arm() returns 1, 0,
+ * xbuf_poll()'s errnos, -ENOTCONN (no notify fd yet), -EBUSY (a wait is
+ * armed already), -EAGAIN (no helper thread could be started).
  */
 #define XBUF_POLLIN	0x1
 #define XBUF_POLLOUT	0x4
@@ -206,13 +248,28 @@ void xbuf_map_release(void *hold);
 struct evl_file;
 struct evl_xbuf;
 
-/* Resolve an element fd of the calling process; NULL if it is none. Holds a reference. */
+/*
+ * Resolve an element fd of the calling process; NULL if it is none, if it
+ * is a kernel element (its driver side is xbuf.ko's own evl_get_xbuf()), or
+ * out of memory. Holds a reference.
+ */
 struct evl_xbuf *evl_get_xbuf(int efd, struct evl_file **efilpp);
 /* Drop the reference taken by evl_get_xbuf(). */
 void evl_put_xbuf(struct evl_file *efilp);
-/* Read outbound traffic (f_flags: 0 or O_NONBLOCK); bytes read or -errno. */
+/*
+ * Read outbound traffic (f_flags: 0 or O_NONBLOCK); bytes read, 0 for
+ * count 0, or -EAGAIN (non-blocking, empty), -EINVAL (blocking, above the
+ * capacity), -ENOBUFS (no outbound ring), -EPIPE (the application let go or
+ * died and the ring is drained), -EBUSY (another process holds the driver
+ * end), -EINTR, -EBADF (NULL).
+ */
 ssize_t evl_read_xbuf(struct evl_xbuf *xbuf, void *buf, size_t count, int f_flags);
-/* Write inbound traffic (f_flags: 0 or O_NONBLOCK); bytes written or -errno. */
+/*
+ * Write inbound traffic (f_flags: 0 or O_NONBLOCK), all or nothing: count,
+ * 0 for count 0, or -EAGAIN (non-blocking, no room), -EINVAL (above the
+ * capacity), -ENOBUFS, -EPIPE (the application let go or died), -EBUSY,
+ * -EINTR, -EBADF, as evl_read_xbuf().
+ */
 ssize_t evl_write_xbuf(struct evl_xbuf *xbuf, const void *buf, size_t count, int f_flags);
 
 #ifdef __cplusplus
