@@ -34,8 +34,9 @@ python3 -m ziglang build || { echo "0 passed, 1 failed"; exit 1; }
 suite deps bash test/c/deps.sh
 suite c bash test/c/run.sh
 [ -n "${XBUF_SKIP_SANITIZE:-}" ] || suite sanitize bash test/c/sanitize.sh
-suite typecheck tsc --noEmit -p .
+# The bundle first: the package's self-imports (xbuf/cli, xbuf/latmus) type-check against its .d.ts.
 suite bundle bunx --bun tsup --silent
+suite typecheck tsc --noEmit -p .
 suite bun bunx --bun vitest run --reporter=verbose
 [ -n "${XBUF_SKIP_KERNEL:-}" ] || suite kernel bash test/kernel/run.sh
 echo "$passed passed, $failed failed"

@@ -142,6 +142,7 @@ for c in "$ROOT"/csrc/*.c; do
 	gcc $LIBFLAGS -c "$c" -o "$LIBOBJ/$(basename "$c" .c).o" 2>>"$WORK/cc-libxbuf.log" ||
 		{ cat "$WORK/cc-libxbuf.log"; die cc-libxbuf "library build failed"; }
 done
+rm -f "$WORK/libxbuf.a"	# ar adds to an archive: a stale one would keep objects that no longer exist
 ar rcs "$WORK/libxbuf.a" "$LIBOBJ"/*.o
 gcc $LIBFLAGS -shared -fPIC "$ROOT"/csrc/*.c -Wl,--version-script="$ROOT/csrc/libxbuf.map" \
 	-o "$INITRD/libxbuf.so" 2>>"$WORK/cc-libxbuf.log" ||
