@@ -90,6 +90,22 @@ static void *latmus_sampler(void *arg)
 	struct timespec now, next_ts;
 	int64_t next;
 
+	/*
+	 * Pinned by the thread itself, before its first sample: musl has no
+	 * pthread_attr_setaffinity_np(), and this way no sample is taken on
+	 * another CPU. cpu_allowed() checked the CPU at start.
+	 */
+	if (lm->cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(lm->cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set)) {
+			__atomic_store_n(&lm->error, -errno, __ATOMIC_RELAXED);
+			__atomic_store_n(&lm->running, 0, __ATOMIC_RELEASE);
+			return NULL;
+		}
+	}
 	xbuf_latmus_acc_reset(&acc);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	next = ts_ns(&now) + lm->period_ns;	/* the first interval counts from here */
@@ -149,19 +165,11 @@ static int latmus_spawn(struct xbuf_latmus *lm)
 {
 	struct sched_param param = { .sched_priority = lm->priority };
 	pthread_attr_t attr;
-	cpu_set_t set;
 	int ret, policy;
 
 	ret = pthread_attr_init(&attr);
 	if (ret)
 		return -ret;
-	if (lm->cpu >= 0) {
-		CPU_ZERO(&set);
-		CPU_SET(lm->cpu, &set);
-		ret = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
-		if (ret)
-			goto out;
-	}
 	if (lm->priority > 0) {
 		pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
 		pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
