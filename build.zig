@@ -1,8 +1,10 @@
-//! Builds libxbuf.so, the C tests and the C tools. Zig 0.15.2 (pinned in .ci/run).
+//! Builds libxbuf.so, the C tests and the C tools. Zig 0.15.2, pinned in tools/zig
+//! (installed in .zig-toolchain/, not over the machine's own):
+//! `tools/zig build` runs it.
 //!
-//!   zig build              zig-out/lib/libxbuf.so, zig-out/bin/* (tests, tools)
-//!   zig build test         run every C test (test/c/t_*.c), one program per feature
-//!   zig build sanitize     the same tests built by the host gcc under ASan+UBSan and TSan
+//!   tools/zig build        zig-out/lib/libxbuf.so, zig-out/bin/* (tests, tools)
+//!   tools/zig build test   run every C test (test/c/t_*.c), one program per feature
+//!   tools/zig build sanitize the same tests built by the host gcc under ASan+UBSan and TSan
 //!
 //! Every csrc/*.c file is part of the library; every test/c/t_*.c file is a
 //! test program (peer_*.c: helper processes of the tests, dump_*.c: programs

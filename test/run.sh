@@ -29,7 +29,7 @@ suite() { # name command...
 	count "$name" "$log/$name.log" "$rc"
 }
 
-python3 -m ziglang build || { echo "0 passed, 1 failed"; exit 1; }
+tools/zig build || { echo "0 passed, 1 failed"; exit 1; }
 suite c bash test/c/run.sh
 [ -n "${XBUF_SKIP_SANITIZE:-}" ] || suite sanitize bash test/c/sanitize.sh
 suite typecheck tsc --noEmit -p .
