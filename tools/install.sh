@@ -12,6 +12,9 @@ if ! command -v gcc >/dev/null || ! command -v bc >/dev/null || ! python3 -m pip
 fi
 tools/zig version >/dev/null	# installs the pinned Zig on first use
 if [ ! -x node_modules/.bin/bun ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-	npm ci --no-audit --no-fund --loglevel=error
+	# Not npm ci: it refuses a lock file without the optional @xbuf/linux-*
+	# platform packages, which npm leaves out of it while they are not on the
+	# registry. npm install --no-save installs the locked versions all the same.
+	npm install --no-save --no-audit --no-fund --loglevel=error
 fi
 tools/zig build
