@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README): builds, then runs the C tests, the C
 # tests under ASan+UBSan and TSan, the type check and the tsup bundle, the
-# Bun tests (vitest under Bun), and the kernel tests in a QEMU guest. Prints one closing line "N passed, N failed".
+# Bun tests (vitest under Bun), the packages' smoke test (test/pkg/smoke.sh:
+# packed, installed offline, run; arm64 under qemu-user), and the kernel tests in a QEMU guest. Prints one closing line "N passed, N failed".
 #   XBUF_SKIP_KERNEL=1  skip the QEMU guest (it needs root for apt-get)
 #   XBUF_SKIP_SANITIZE=1 skip the sanitizer builds
 set -u
@@ -36,6 +37,7 @@ suite c bash test/c/run.sh
 suite typecheck tsc --noEmit -p .
 suite bundle bunx --bun tsup --silent
 suite bun bunx --bun vitest run --reporter=verbose
+suite smoke bash test/pkg/smoke.sh
 [ -n "${XBUF_SKIP_KERNEL:-}" ] || suite kernel bash test/kernel/run.sh
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
