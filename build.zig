@@ -92,10 +92,20 @@ fn addPackages(b: *std.Build, optimize: std.builtin.OptimizeMode, c_flags: []con
         const query = std.Target.Query.parse(.{ .arch_os_abi = p.query }) catch @panic(p.query);
         const lib = addLib(b, b.resolveTargetQuery(query), optimize, c_flags);
         const dir = b.fmt("npm/{s}", .{p.name});
-        step.dependOn(&b.addInstallFileWithDir(lib.getEmittedBin(), .{ .custom = dir }, "libxbuf.so").step);
+        // The rest of the folder is installed after the library only: a failed
+        // build leaves no package.json for a package without its libxbuf.so.
+        const so = b.addInstallFileWithDir(lib.getEmittedBin(), .{ .custom = dir }, "libxbuf.so");
+        step.dependOn(&so.step);
+        const install = struct {
+            fn file(bb: *std.Build, top: *std.Build.Step, after: *std.Build.Step, src: std.Build.LazyPath, d: []const u8, dest: []const u8) void {
+                const f = bb.addInstallFileWithDir(src, .{ .custom = d }, dest);
+                f.step.dependOn(after);
+                top.dependOn(&f.step);
+            }
+        }.file;
         for (installed_headers) |h|
-            step.dependOn(&b.addInstallFileWithDir(b.path(b.fmt("include/{s}", .{h})), .{ .custom = dir }, b.fmt("include/{s}", .{h})).step);
-        step.dependOn(&b.addInstallFileWithDir(b.path("LICENSE"), .{ .custom = dir }, "LICENSE").step);
+            install(b, step, &so.step, b.path(b.fmt("include/{s}", .{h})), dir, b.fmt("include/{s}", .{h}));
+        install(b, step, &so.step, b.path("LICENSE"), dir, "LICENSE");
         const files = b.addWriteFiles();
         const manifest = files.add("package.json", b.fmt(
             \\{{
@@ -122,8 +132,8 @@ fn addPackages(b: *std.Build, optimize: std.builtin.OptimizeMode, c_flags: []con
             \\from it at run time. Install `xbuf`, not this package.
             \\
         , .{ p.name, p.what }));
-        step.dependOn(&b.addInstallFileWithDir(manifest, .{ .custom = dir }, "package.json").step);
-        step.dependOn(&b.addInstallFileWithDir(readme, .{ .custom = dir }, "README.md").step);
+        install(b, step, &so.step, manifest, dir, "package.json");
+        install(b, step, &so.step, readme, dir, "README.md");
     }
 }
 

@@ -2,7 +2,8 @@
 # The packages' smoke test (issue 13, "Proof, in CI"):
 #  1. build every platform package (tools/zig build packages) and check them
 #     with readelf (tools/check-packages.sh: glibc floor 2.28);
-#  2. npm pack the main package and each platform package;
+#  2. deno publish --dry-run (jsr.json: no slow types); npm pack the main
+#     package and each platform package;
 #  3. in an empty folder, with no zig, no C compiler and no python on PATH,
 #     install the tarballs offline (file: specifiers; npm install --offline,
 #     then bun install, which installs every file: optional dependency, both
@@ -50,6 +51,15 @@ if bash tools/check-packages.sh "$W/npm" >"$W/check.log" 2>&1; then
 	ok "readelf: $(tail -n 1 "$W/check.log")"
 else
 	ko "readelf: $(tail -n 1 "$W/check.log")" "$W/check.log"
+fi
+
+# JSR: the same sources, no slow types, the public API type-checks.
+if ! command -v deno >/dev/null; then
+	ko "deno publish --dry-run: no deno (npm install: a devDependency)"
+elif deno publish --dry-run --allow-dirty >"$W/jsr.log" 2>&1 && ! grep -qi 'warning' "$W/jsr.log"; then
+	ok "deno publish --dry-run (jsr.json): $(sed 's/\x1b\[[0-9;]*m//g' "$W/jsr.log" | tail -n 1)"
+else
+	ko "deno publish --dry-run (jsr.json)" "$W/jsr.log"
 fi
 
 # 2. Pack.

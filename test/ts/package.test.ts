@@ -108,6 +108,15 @@ describe("npm pack", () => {
     for (const [name, file] of Object.entries(pkg.bin)) expect(has(file), `bin ${name}: ${file}`).toBe(true);
   });
 
+  test("jsr.json: the main version, the same subpaths, the TS sources", () => {
+    const jsr = JSON.parse(readFileSync(`${ROOT}jsr.json`, "utf8")) as { version: string; exports: Record<string, string> };
+    expect(jsr.version).toBe(pkg.version);
+    const bunSources = Object.fromEntries(
+      Object.entries(pkg.exports).flatMap(([k, v]) => (typeof v === "string" ? [] : [[k, v.bun]])),
+    );
+    expect(jsr.exports).toEqual(bunSources);
+  });
+
   test("the subpaths resolve (bun condition: the sources)", async () => {
     expect(import.meta.resolve("xbuf/cli")).toBe(`file://${ROOT}src/cli/main.ts`);
     const cli = await import("xbuf/cli");
