@@ -34,8 +34,9 @@ suite() { # name command...
 { tools/zig build && tools/zig build packages -Dplatforms=linux-x64-gnu,linux-arm64-gnu; } || { echo "0 passed, 1 failed"; exit 1; }
 suite c bash test/c/run.sh
 [ -n "${XBUF_SKIP_SANITIZE:-}" ] || suite sanitize bash test/c/sanitize.sh
-suite typecheck tsc --noEmit -p .
+# The bundle first: tsc resolves the xbuf/cli and xbuf/latmus self-imports to dist/*.d.ts.
 suite bundle bunx --bun tsup --silent
+suite typecheck tsc --noEmit -p .
 suite bun bunx --bun vitest run --reporter=verbose
 suite smoke bash test/pkg/smoke.sh
 [ -n "${XBUF_SKIP_KERNEL:-}" ] || suite kernel bash test/kernel/run.sh
