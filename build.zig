@@ -1,8 +1,15 @@
-//! Builds libxbuf.so, the C tests and the C tools. Zig 0.15.2 (pinned in .ci/run).
+//! Builds libxbuf.so, the C tests and the C tools. Zig 0.15.2, pinned in tools/zig
+//! (installed in .zig-toolchain/, not over the machine's own):
+//! `tools/zig build` runs it.
 //!
-//!   zig build              zig-out/lib/libxbuf.so, zig-out/bin/* (tests, tools)
-//!   zig build test         run every C test (test/c/t_*.c), one program per feature
-//!   zig build sanitize     the same tests built by the host gcc under ASan+UBSan and TSan
+//!   tools/zig build        zig-out/lib/libxbuf.so, zig-out/bin/* (tests, tools)
+//!   tools/zig build test   run every C test (test/c/t_*.c), one program per feature
+//!   tools/zig build sanitize the same tests built by the host gcc under ASan+UBSan and TSan
+//!   tools/zig build packages the npm platform packages, cross-built:
+//!                          zig-out/npm/linux-{x64,arm64}-{gnu,musl}/ (libxbuf.so,
+//!                          include/, LICENSE, README.md, a generated package.json
+//!                          @xbuf/linux-<cpu>-<libc> at the main package's version);
+//!                          -Dplatforms=linux-x64-gnu,... builds only those
 //!
 //! Every csrc/*.c file is part of the library; every test/c/t_*.c file is a
 //! test program (peer_*.c: helper processes of the tests, dump_*.c: programs
@@ -40,19 +47,104 @@ fn cFilesIn(b: *std.Build, dir: []const u8, prefix: []const u8) []const []const 
     return list.items;
 }
 
-pub fn build(b: *std.Build) void {
-    const target = b.standardTargetOptions(.{});
-    const optimize = b.option(std.builtin.OptimizeMode, "optimize", "Debug, ReleaseSafe, ReleaseFast (default) or ReleaseSmall") orelse .ReleaseFast;
+/// The headers of every exported call, and the ones they include.
+const installed_headers = [_][]const u8{ "xbuf.h", "xbuf/abi.h", "xbuf/kernel.h", "xbuf/latmus.h" };
 
-    const c_flags = cFlags(b);
+fn addLib(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode, c_flags: []const []const u8) *std.Build.Step.Compile {
     const lib_mod = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true });
     lib_mod.addIncludePath(b.path("include"));
     lib_mod.addCSourceFiles(.{ .files = cFilesIn(b, "csrc", ""), .flags = c_flags });
     const lib = b.addLibrary(.{ .linkage = .dynamic, .name = "xbuf", .root_module = lib_mod });
     lib.setVersionScript(b.path("csrc/libxbuf.map"));
+    return lib;
+}
+
+/// One npm platform package: its folder under zig-out/npm, the Zig target
+/// (glibc with its floor: no symbol version above 2.28, checked by
+/// tools/check-glibc-floor.sh), and the package.json os/cpu/libc fields.
+const Platform = struct { name: []const u8, query: []const u8, cpu: []const u8, libc: []const u8, what: []const u8 };
+const platforms = [_]Platform{
+    .{ .name = "linux-x64-gnu", .query = "x86_64-linux-gnu.2.28", .cpu = "x64", .libc = "glibc", .what = "Linux x64, glibc 2.28 or later" },
+    .{ .name = "linux-arm64-gnu", .query = "aarch64-linux-gnu.2.28", .cpu = "arm64", .libc = "glibc", .what = "Linux arm64, glibc 2.28 or later" },
+    .{ .name = "linux-x64-musl", .query = "x86_64-linux-musl", .cpu = "x64", .libc = "musl", .what = "Linux x64, musl" },
+    .{ .name = "linux-arm64-musl", .query = "aarch64-linux-musl", .cpu = "arm64", .libc = "musl", .what = "Linux arm64, musl" },
+};
+
+/// The main package's version: every platform package carries the same one.
+fn packageVersion(b: *std.Build) []const u8 {
+    const text = b.build_root.handle.readFileAlloc(b.allocator, "package.json", 1 << 20) catch @panic("package.json");
+    const parsed = std.json.parseFromSlice(struct { version: []const u8 }, b.allocator, text, .{ .ignore_unknown_fields = true }) catch @panic("package.json: no version");
+    return parsed.value.version;
+}
+
+fn addPackages(b: *std.Build, optimize: std.builtin.OptimizeMode, c_flags: []const []const u8) void {
+    const step = b.step("packages", "Cross-build the npm platform packages into zig-out/npm/<platform>/");
+    const only = b.option([]const u8, "platforms", "Comma-separated platform packages to build (default: all four)");
+    const version = packageVersion(b);
+    for (platforms) |p| {
+        if (only) |list| {
+            var it = std.mem.tokenizeScalar(u8, list, ',');
+            const wanted = while (it.next()) |name| {
+                if (std.mem.eql(u8, name, p.name)) break true;
+            } else false;
+            if (!wanted) continue;
+        }
+        const query = std.Target.Query.parse(.{ .arch_os_abi = p.query }) catch @panic(p.query);
+        const lib = addLib(b, b.resolveTargetQuery(query), optimize, c_flags);
+        const dir = b.fmt("npm/{s}", .{p.name});
+        // The rest of the folder is installed after the library only: a failed
+        // build leaves no package.json for a package without its libxbuf.so.
+        const so = b.addInstallFileWithDir(lib.getEmittedBin(), .{ .custom = dir }, "libxbuf.so");
+        step.dependOn(&so.step);
+        const install = struct {
+            fn file(bb: *std.Build, top: *std.Build.Step, after: *std.Build.Step, src: std.Build.LazyPath, d: []const u8, dest: []const u8) void {
+                const f = bb.addInstallFileWithDir(src, .{ .custom = d }, dest);
+                f.step.dependOn(after);
+                top.dependOn(&f.step);
+            }
+        }.file;
+        for (installed_headers) |h|
+            install(b, step, &so.step, b.path(b.fmt("include/{s}", .{h})), dir, b.fmt("include/{s}", .{h}));
+        install(b, step, &so.step, b.path("LICENSE"), dir, "LICENSE");
+        const files = b.addWriteFiles();
+        const manifest = files.add("package.json", b.fmt(
+            \\{{
+            \\  "name": "@xbuf/{s}",
+            \\  "version": "{s}",
+            \\  "description": "libxbuf.so for the xbuf package: {s}",
+            \\  "license": "MIT",
+            \\  "os": ["linux"],
+            \\  "cpu": ["{s}"],
+            \\  "libc": ["{s}"],
+            \\  "files": ["libxbuf.so", "include", "LICENSE"],
+            \\  "exports": {{
+            \\    "./libxbuf.so": "./libxbuf.so",
+            \\    "./package.json": "./package.json"
+            \\  }}
+            \\}}
+            \\
+        , .{ p.name, version, p.what, p.cpu, p.libc }));
+        const readme = files.add("README.md", b.fmt(
+            \\# @xbuf/{s}
+            \\
+            \\`libxbuf.so` ({s}) and its C headers, for the `xbuf` package, which
+            \\lists this package as an optional dependency and loads the library
+            \\from it at run time. Install `xbuf`, not this package.
+            \\
+        , .{ p.name, p.what }));
+        install(b, step, &so.step, manifest, dir, "package.json");
+        install(b, step, &so.step, readme, dir, "README.md");
+    }
+}
+
+pub fn build(b: *std.Build) void {
+    const target = b.standardTargetOptions(.{});
+    const optimize = b.option(std.builtin.OptimizeMode, "optimize", "Debug, ReleaseSafe, ReleaseFast (default) or ReleaseSmall") orelse .ReleaseFast;
+
+    const c_flags = cFlags(b);
+    const lib = addLib(b, target, optimize, c_flags);
     b.installArtifact(lib);
-    // Every header of an exported call, and the ones they include.
-    for ([_][]const u8{ "xbuf.h", "xbuf/abi.h", "xbuf/kernel.h", "xbuf/latmus.h" }) |h|
+    for (installed_headers) |h|
         b.installFile(b.fmt("include/{s}", .{h}), b.fmt("include/{s}", .{h}));
 
     // C programs linked against the library: tests and tools.
@@ -91,4 +183,6 @@ pub fn build(b: *std.Build) void {
     run_san.setCwd(b.path("."));
     run_san.has_side_effects = true;
     sanitize.dependOn(&run_san.step);
+
+    addPackages(b, optimize, c_flags);
 }

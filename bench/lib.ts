@@ -10,10 +10,10 @@ import { RecordBatch, defineRecord, libraryPath } from "../src/index.ts";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
-/** A C helper of bench/c, built by `python3 -m ziglang build`. */
+/** A C helper of bench/c, built by `tools/zig build`. */
 export function bin(name: string): string {
   const path = `${ROOT}zig-out/bin/${name}`;
-  if (!existsSync(path)) throw new Error(`${path} is missing: run \`python3 -m ziglang build\` first`);
+  if (!existsSync(path)) throw new Error(`${path} is missing: run \`tools/zig build\` first`);
   return path;
 }
 

@@ -38,7 +38,7 @@ export async function machine(): Promise<Record<string, string>> {
     cpu,
     kernel: sh(["uname", "-r"]),
     bun: Bun.version,
-    zig: sh(["python3", "-m", "ziglang", "version"]),
+    zig: sh(["tools/zig", "version"]),
     commit: sh(["git", "rev-parse", "--short", "HEAD"]),
   };
 }
@@ -235,7 +235,7 @@ zero bytes (each step still creates a subarray view object and an iterator resul
 ## How to read and rerun
 
 \`\`\`sh
-python3 -m ziglang build        # libxbuf and the C helpers (bench/c/*.c -> zig-out/bin)
+tools/zig build                 # libxbuf and the C helpers (bench/c/*.c -> zig-out/bin)
 bun run bench                   # full: this file, bench/results.json, bench/chart.svg
 bun run bench --quick           # CI: small sizes, same code paths; writes bench/*-quick.*
 bun bench/bulk.ts xbuf-views --bytes 1e9   # any single scenario and contender

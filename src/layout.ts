@@ -102,7 +102,7 @@ export const XbufLatmusInfo = defineRecord({
  *   u32 overruns;  periods missed
  *   u32 samples;   wake-ups measured
  */
-export const LatmusRecord = defineRecord(
+export const LatmusRecord: RecordLayout<{ sum_lat: "u64"; min_lat: "s32"; max_lat: "s32"; overruns: "u32"; samples: "u32" }> = defineRecord(
   { sum_lat: "u64", min_lat: "s32", max_lat: "s32", overruns: "u32", samples: "u32" },
   { packed: true },
 );

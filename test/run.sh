@@ -2,7 +2,8 @@
 # The project's test command (README): builds, checks that the link graph of
 # libxbuf's objects has no cycle (test/c/deps.sh), then runs the C tests, the C
 # tests under ASan+UBSan and TSan, the type check and the tsup bundle, the
-# Bun tests (vitest under Bun), and the kernel tests in a QEMU guest. Prints one closing line "N passed, N failed".
+# Bun tests (vitest under Bun), the packages' smoke test (test/pkg/smoke.sh:
+# packed, installed offline, run; arm64 under qemu-user), and the kernel tests in a QEMU guest. Prints one closing line "N passed, N failed".
 #   XBUF_SKIP_KERNEL=1  skip the QEMU guest (it needs root for apt-get)
 #   XBUF_SKIP_SANITIZE=1 skip the sanitizer builds
 set -u
@@ -30,14 +31,16 @@ suite() { # name command...
 	count "$name" "$log/$name.log" "$rc"
 }
 
-python3 -m ziglang build || { echo "0 passed, 1 failed"; exit 1; }
+# The glibc platform packages too: test/ts/package.test.ts packs them.
+{ tools/zig build && tools/zig build packages -Dplatforms=linux-x64-gnu,linux-arm64-gnu; } || { echo "0 passed, 1 failed"; exit 1; }
 suite deps bash test/c/deps.sh
 suite c bash test/c/run.sh
 [ -n "${XBUF_SKIP_SANITIZE:-}" ] || suite sanitize bash test/c/sanitize.sh
-# The bundle first: the package's self-imports (xbuf/cli, xbuf/latmus) type-check against its .d.ts.
+# The bundle first: tsc resolves the xbuf/cli and xbuf/latmus self-imports to dist/*.d.ts.
 suite bundle bunx --bun tsup --silent
 suite typecheck tsc --noEmit -p .
 suite bun bunx --bun vitest run --reporter=verbose
+suite smoke bash test/pkg/smoke.sh
 [ -n "${XBUF_SKIP_KERNEL:-}" ] || suite kernel bash test/kernel/run.sh
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

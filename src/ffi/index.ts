@@ -1,21 +1,9 @@
-/** Picks the runtime adapter and finds libxbuf.so. */
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+/** Picks the runtime adapter; src/ffi/library.ts finds libxbuf.so. */
 import type { Native } from "./native.ts";
 import { loadBun } from "./bun.ts";
+import { libraryPath } from "./library.ts";
 
-/**
- * Where libxbuf.so is: $XBUF_LIBRARY, else the package's zig-out/lib, seen
- * from src/ffi/ (running the sources) or from dist/ (the tsup bundle).
- */
-export function libraryPath(): string {
-  const env = typeof process !== "undefined" ? process.env.XBUF_LIBRARY : undefined;
-  if (env) return env;
-  const candidates = ["../../zig-out/lib/libxbuf.so", "../zig-out/lib/libxbuf.so"].map((rel) =>
-    fileURLToPath(new URL(rel, import.meta.url)),
-  );
-  return candidates.find((path) => existsSync(path)) ?? candidates[0]!;
-}
+export { libraryPath };
 
 let native: Native | undefined;
 

@@ -20,7 +20,7 @@ export interface LatmusSample {
 const AT = LatmusRecord.offsets;
 
 /** Encode a record (tests, fixtures): the C layout, little-endian. */
-export function encodeLatmusRecord(r: LatmusSample, into = new Uint8Array(LatmusRecord.size), at = 0): Uint8Array {
+export function encodeLatmusRecord(r: LatmusSample, into: Uint8Array = new Uint8Array(LatmusRecord.size), at: number = 0): Uint8Array {
   const dv = new DataView(into.buffer, into.byteOffset + at, LatmusRecord.size);
   dv.setBigUint64(AT.sum_lat, BigInt(r.sum_lat), true);
   dv.setInt32(AT.min_lat, r.min_lat, true);

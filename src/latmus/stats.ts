@@ -8,11 +8,11 @@ import type { LatmusSample } from "./record.ts";
 /** Per-interval values, in columns: elapsed time at the interval's end (s), and ns. */
 export class LatmusHistory {
   length = 0;
-  t = new Float64Array(64);
-  min = new Float64Array(64);
-  avg = new Float64Array(64);
-  max = new Float64Array(64);
-  overruns = new Float64Array(64);
+  t: Float64Array<ArrayBuffer> = new Float64Array(64);
+  min: Float64Array<ArrayBuffer> = new Float64Array(64);
+  avg: Float64Array<ArrayBuffer> = new Float64Array(64);
+  max: Float64Array<ArrayBuffer> = new Float64Array(64);
+  overruns: Float64Array<ArrayBuffer> = new Float64Array(64);
 
   push(t: number, min: number, avg: number, max: number, overruns: number): void {
     if (this.length === this.t.length) this.#grow();

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 src=${1:-csrc}
 CC=${CC:-}
 if [ -z "$CC" ]; then
-	if command -v gcc > /dev/null; then CC=gcc; else CC="python3 -m ziglang cc"; fi
+	if command -v gcc > /dev/null; then CC=gcc; else CC="tools/zig cc"; fi
 fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -118,7 +118,7 @@ export interface CFacts {
 /** The C compiler's facts (zig-out/bin/dump_layout, built by `zig build` with the tests). */
 export function cFacts(): CFacts {
   const dump = `${ROOT}zig-out/bin/dump_layout`;
-  if (!existsSync(dump)) throw new Error(`${dump} is missing: run python3 -m ziglang build`);
+  if (!existsSync(dump)) throw new Error(`${dump} is missing: run tools/zig build`);
   const run = Bun.spawnSync([dump], { stdout: "pipe", stderr: "pipe" });
   if (run.exitCode !== 0) throw new Error(`dump_layout failed: ${run.stderr.toString()}`);
   return JSON.parse(run.stdout.toString()) as CFacts;

@@ -1,8 +1,10 @@
 /**
- * What `npm pack` ships: the library, its installed headers, the TS
- * sources and the tsup bundle, LICENSE; not the C test, bench and peer
- * programs of zig-out/bin, nor the C sources and tests. And every
- * subpath export and the `bin` resolve to files that ship.
+ * What `npm pack` ships. The main package: the TS sources, the tsup bundle,
+ * LICENSE, and the platform packages as optional dependencies; no native
+ * code (no zig-out), no C sources or tests. Each platform package
+ * (tools/zig build packages: zig-out/npm/<platform>): the library, every
+ * installed header and LICENSE, with os/cpu/libc at the main version. And
+ * every subpath export and the `bin` resolve to files that ship.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
@@ -12,11 +14,11 @@ interface PackFile {
   path: string;
 }
 
-/** `npm pack --dry-run --json`: the files the tarball would hold. */
-function packedFiles(): string[] {
+/** `npm pack --dry-run --json` in `dir`: the files the tarball would hold. */
+function packedFiles(dir = ROOT): string[] {
   if (!existsSync(`${ROOT}dist/index.js`)) throw new Error("dist/ is missing: run bunx --bun tsup first");
   const run = Bun.spawnSync(["npm", "pack", "--dry-run", "--json", "--ignore-scripts"], {
-    cwd: ROOT,
+    cwd: dir,
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -25,31 +27,67 @@ function packedFiles(): string[] {
   return pack.files.map((f) => f.path).sort();
 }
 
-const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as {
+interface Manifest {
+  name: string;
+  version: string;
   exports: Record<string, string | Record<string, string>>;
   bin: Record<string, string>;
-};
+  optionalDependencies: Record<string, string>;
+  os: string[];
+  cpu: string[];
+  libc: string[];
+}
+const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, "utf8")) as Manifest;
+
+/** The platform packages: folder, cpu and libc field. */
+const PLATFORMS = [
+  { name: "linux-x64-gnu", cpu: "x64", libc: "glibc" },
+  { name: "linux-arm64-gnu", cpu: "arm64", libc: "glibc" },
+  { name: "linux-x64-musl", cpu: "x64", libc: "musl" },
+  { name: "linux-arm64-musl", cpu: "arm64", libc: "musl" },
+];
+
+/** Every installed header, as zig-out/include lists them: include/xbuf.h... */
+const headers = (readdirSync(`${ROOT}zig-out/include`, { recursive: true }) as string[])
+  .filter((f) => f.endsWith(".h"))
+  .map((f) => `include/${f}`)
+  .sort();
 
 describe("npm pack", () => {
   const files = packedFiles();
   const has = (path: string) => files.includes(path.replace(/^\.\//, ""));
 
-  test("ships the library, every installed header and LICENSE", () => {
-    for (const f of ["zig-out/lib/libxbuf.so", "zig-out/include/xbuf.h", "LICENSE", "package.json", "README.md"]) {
+  test("the main package ships the sources, the bundle, LICENSE", () => {
+    for (const f of ["LICENSE", "package.json", "README.md", "src/index.ts", "src/ffi/library.ts", "dist/index.js", "dist/index.d.ts"]) {
       expect(has(f), f).toBe(true);
     }
-    const installed = (readdirSync(`${ROOT}zig-out/include`, { recursive: true }) as string[])
-      .filter((f) => f.endsWith(".h"))
-      .map((f) => `zig-out/include/${f}`);
-    expect(installed.length).toBeGreaterThanOrEqual(4);
-    for (const h of installed) expect(has(h), h).toBe(true);
     expect(readFileSync(`${ROOT}LICENSE`, "utf8")).toMatch(/^MIT License/);
   });
 
-  test("ships no C test, bench or peer program, no C sources or tests", () => {
-    const unwanted = files.filter((f) => /^(zig-out\/bin|csrc|test|bench|kmod|tools|include|examples|\.zig-cache)\//.test(f) || f === "build.zig");
+  test("ships no native code, no C test, bench or peer program, no C sources or tests", () => {
+    const unwanted = files.filter(
+      (f) => /^(zig-out|npm|csrc|test|bench|kmod|tools|include|examples|node_modules|\.zig-cache|\.zig-toolchain)\//.test(f) || f === "build.zig" || f.endsWith(".so"),
+    );
     expect(unwanted).toEqual([]);
-    expect(files.some((f) => f.startsWith("zig-out/") && !/^zig-out\/(lib\/libxbuf\.so|include\/)/.test(f))).toBe(false);
+    expect(files.every((f) => /^(src|dist)\//.test(f) || ["LICENSE", "README.md", "package.json"].includes(f)), files.join(" ")).toBe(true);
+  });
+
+  test("the platform packages are optional dependencies at the main version", () => {
+    expect(pkg.optionalDependencies).toEqual(Object.fromEntries(PLATFORMS.map((p) => [`@xbuf/${p.name}`, pkg.version])));
+  });
+
+  test("each built platform package ships the library, every installed header and LICENSE, with os/cpu/libc", () => {
+    expect(headers.length).toBeGreaterThanOrEqual(4);
+    const built = PLATFORMS.filter((p) => existsSync(`${ROOT}zig-out/npm/${p.name}/package.json`));
+    // test/run.sh builds the glibc ones (the musl ones wait for csrc/latmus.c, see test/pkg/smoke.sh).
+    expect(built.map((p) => p.name)).toEqual(expect.arrayContaining(["linux-x64-gnu", "linux-arm64-gnu"]));
+    for (const p of built) {
+      const dir = `${ROOT}zig-out/npm/${p.name}`;
+      const manifest = JSON.parse(readFileSync(`${dir}/package.json`, "utf8")) as Manifest;
+      expect(manifest, p.name).toMatchObject({ name: `@xbuf/${p.name}`, version: pkg.version, os: ["linux"], cpu: [p.cpu], libc: [p.libc] });
+      expect(packedFiles(dir), p.name).toEqual(["LICENSE", "README.md", ...headers, "libxbuf.so", "package.json"].sort());
+      for (const h of headers) expect(readFileSync(`${dir}/${h}`, "utf8"), h).toBe(readFileSync(`${ROOT}zig-out/include/${h.slice("include/".length)}`, "utf8"));
+    }
   });
 
   test("every export condition and the bin point at shipped files", () => {
@@ -59,10 +97,24 @@ describe("npm pack", () => {
         expect(has(target), `${subpath}: ${target}`).toBe(true);
         continue;
       }
-      expect(Object.keys(target), subpath).toEqual(["types", "bun", "default"]);
+      // The order runtimes read them in: Bun takes the TS sources; Deno the built
+      // JS (it refuses to strip types in node_modules); everything else the bundle.
+      expect(Object.keys(target), subpath).toEqual(["types", "bun", "deno", "import", "default"]);
+      expect(target.bun, subpath).toMatch(/^\.\/src\/.*\.ts$/);
+      for (const c of ["deno", "import", "default"]) expect(target[c], `${subpath} ${c}`).toMatch(/^\.\/dist\/.*\.js$/);
+      expect(target.types, subpath).toMatch(/^\.\/dist\/.*\.d\.ts$/);
       for (const [condition, file] of Object.entries(target)) expect(has(file), `${subpath} ${condition}: ${file}`).toBe(true);
     }
     for (const [name, file] of Object.entries(pkg.bin)) expect(has(file), `bin ${name}: ${file}`).toBe(true);
+  });
+
+  test("jsr.json: the main version, the same subpaths, the TS sources", () => {
+    const jsr = JSON.parse(readFileSync(`${ROOT}jsr.json`, "utf8")) as { version: string; exports: Record<string, string> };
+    expect(jsr.version).toBe(pkg.version);
+    const bunSources = Object.fromEntries(
+      Object.entries(pkg.exports).flatMap(([k, v]) => (typeof v === "string" ? [] : [[k, v.bun]])),
+    );
+    expect(jsr.exports).toEqual(bunSources);
   });
 
   test("the subpaths resolve (bun condition: the sources)", async () => {
