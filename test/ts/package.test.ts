@@ -47,8 +47,8 @@ const PLATFORMS = [
   { name: "linux-arm64-musl", cpu: "arm64", libc: "musl" },
 ];
 
-/** Every installed header, as zig-out/include lists them: include/xbuf.h... */
-const headers = (readdirSync(`${ROOT}zig-out/include`, { recursive: true }) as string[])
+/** Every header of the source tree (include/), each of which must ship: include/xbuf.h... */
+const headers = (readdirSync(`${ROOT}include`, { recursive: true }) as string[])
   .filter((f) => f.endsWith(".h"))
   .map((f) => `include/${f}`)
   .sort();
@@ -86,7 +86,7 @@ describe("npm pack", () => {
       const manifest = JSON.parse(readFileSync(`${dir}/package.json`, "utf8")) as Manifest;
       expect(manifest, p.name).toMatchObject({ name: `@xbuf/${p.name}`, version: pkg.version, os: ["linux"], cpu: [p.cpu], libc: [p.libc] });
       expect(packedFiles(dir), p.name).toEqual(["LICENSE", "README.md", ...headers, "libxbuf.so", "package.json"].sort());
-      for (const h of headers) expect(readFileSync(`${dir}/${h}`, "utf8"), h).toBe(readFileSync(`${ROOT}zig-out/include/${h.slice("include/".length)}`, "utf8"));
+      for (const h of headers) expect(readFileSync(`${dir}/${h}`, "utf8"), h).toBe(readFileSync(`${ROOT}${h}`, "utf8"));
     }
   });
 
