@@ -21,6 +21,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -276,6 +277,34 @@ static bool user_peer_gone(const struct xb_end *e)
 }
 
 /*
+ * Test hook: $XBUF_TEST_SLEEP_DELAY_US (read once) holds every sleep that
+ * long between the caller's last look at the ring and the sleep's own
+ * peer check, so a death that happens in between is first seen here
+ * (test/c/t_peer_race.c). Costs a relaxed load per sleep, nothing on the
+ * fast path.
+ */
+static long sleep_delay_us = -1;
+
+static void test_sleep_delay(void)
+{
+	long us = __atomic_load_n(&sleep_delay_us, __ATOMIC_RELAXED);
+
+	if (us < 0) {
+		const char *env = getenv("XBUF_TEST_SLEEP_DELAY_US");
+
+		us = env && *env ? strtol(env, NULL, 10) : 0;
+		if (us < 0 || us > 10000000)
+			us = 0;
+		__atomic_store_n(&sleep_delay_us, us, __ATOMIC_RELAXED);
+	}
+	if (us) {
+		struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
  * Sleep until one of the peers' seq moves, the process-local generation
  * moves (close, peer death), or the deadline passes. `gen` is
  * user_wait_token(), read before the caller's last check of the ring, so
@@ -287,6 +316,7 @@ static int user_sleep(struct xb_handle *h, const struct xb_sleep_on *on, int n,
 	struct futex_waitv w[3] = { 0 };
 	int i;
 
+	test_sleep_delay();
 	if (__atomic_load_n(&h->closed, __ATOMIC_ACQUIRE))
 		return -EBADF;
 	for (i = 0; i < n; i++) {
