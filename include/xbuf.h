@@ -59,7 +59,7 @@ struct xbuf_ring_stat {
 	unsigned long long producer_wakeups;	/* wakes the producer sent the consumer */
 	unsigned long long consumer_wakeups;	/* wakes the consumer sent the producer */
 	unsigned int producer_waiters, consumer_waiters;
-	int producer_pid, consumer_pid;		/* user-space backend: who holds each end; 0 none */
+	int producer_pid, consumer_pid;		/* user-space backend: who holds (or held, if it died) each end; 0 none */
 };
 
 struct xbuf_stat {
@@ -95,8 +95,9 @@ int xbuf_open(const char *name, int flags);
  * exactly count bytes, or fewer only while a writer is blocked on the ring
  * waiting for room. Non-blocking (O_NONBLOCK on the fd): whatever is there,
  * -1/EAGAIN when empty. -1/EINVAL for a blocking read above the capacity,
- * -1/ENOBUFS without an inbound ring, -1/EPIPE when blocked and the driver
- * process died.
+ * -1/ENOBUFS without an inbound ring. Once the driver process let go of
+ * its end or died, like a pipe: what it wrote comes first (a blocking read
+ * returns the tail, fewer than count bytes), then -1/EPIPE.
  */
 ssize_t xbuf_read(int fd, void *buf, size_t count);
 
@@ -165,7 +166,12 @@ int xbuf_write_end(int fd, size_t n);
  *   XBUF_POLLIN:  a blocking xbuf_read(count) would complete (count 0: any byte)
  *   XBUF_POLLOUT: a blocking xbuf_write(count) would complete
  * xbuf_poll() blocks the calling thread (timeout_ms < 0: forever) and returns
- * the ready events, 0 on timeout, or -errno (-EPIPE, -EBADF, -EINTR).
+ * the ready events, 0 on timeout, or -errno (-EPIPE, -EBADF, -EINTR). The
+ * peer gone (let go or died): XBUF_POLLIN while bytes it wrote are left (a
+ * blocking read would return them), -EPIPE once none are, also with
+ * timeout_ms 0 (which used to say 0); xbuf_arm() likewise returns 1 while
+ * a tail is left and -EPIPE after, and an armed wait ends ready (byte 0)
+ * when the producer goes with bytes left.
  *
  * Every blocking call (reads, writes, xbuf_poll, evl_* without O_NONBLOCK)
  * polls the ring for up to 50 us before it sleeps; the environment variable
