@@ -129,7 +129,7 @@ int xbuf_create(size_t i_bufsz, size_t o_bufsz, int flags, const char *fmt, ...)
 	r = xb_handle_install(fd, creator, bare);
 	if (r) {
 		if (creator)
-			ops->unlink(bare);
+			ops->unlink(bare, fd);
 		close(fd);
 		return r;
 	}

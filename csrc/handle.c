@@ -80,6 +80,13 @@ static int element_get(int fd, struct xb_element **elp)
 		return -EBADF;
 	for (el = elements; el; el = el->next)
 		if (el->ops == ops && el->id.a == id.a && el->id.b == id.b) {
+			/*
+			 * The backend's own fd of the element (the user backend's
+			 * owner locks): no handle's, never adopted, so that a
+			 * stale fd number cannot become a handle closing it.
+			 */
+			if (fd == el->lock_fd)
+				return -EBADF;
 			el->refs++;
 			*elp = el;
 			return 0;
@@ -87,6 +94,7 @@ static int element_get(int fd, struct xb_element **elp)
 	el = calloc(1, sizeof(*el));
 	if (!el)
 		return -ENOMEM;
+	el->lock_fd = -1;	/* none unless the backend's map opens one */
 	r = ops->map(fd, el);
 	if (r)
 		goto fail;
@@ -125,7 +133,7 @@ static void element_put(struct xb_element *el, int side)
 			*pp = el->next;
 			break;
 		}
-	munmap(el->base, el->map_size);
+	el->ops->unmap(el);
 	free(el);
 }
 
@@ -285,7 +293,7 @@ void xb_handle_put(struct xb_handle *h)
 		xb_handle_cancel(h);	/* the helper thread's wait ends at once */
 	xb_notifier_stop(&h->notify);
 	if (h->public_creator)
-		h->el->ops->unlink(h->el->name);	/* before the lock goes with the fd: no reuse race */
+		h->el->ops->unlink(h->el->name, h->fd);	/* before the lock goes with the fd: no reuse race */
 	pthread_mutex_lock(&table_lock);
 	if (h->owns_fd) {
 		struct xb_handle **slot = slot_of(h->fd);
@@ -359,10 +367,14 @@ static void atfork_child(void)
 	struct xb_element *el;
 	int i, ring, role;
 
-	for (el = elements; el; el = el->next)
+	for (el = elements; el; el = el->next) {
 		for (ring = 0; ring < 2; ring++)
-			for (role = 0; role < 2; role++)
+			for (role = 0; role < 2; role++) {
 				el->end[ring][role].claimed = false;
+				el->end[ring][role].sleepers = NULL;	/* the parent's threads */
+			}
+		el->ops->forked(el);
+	}
 	for (i = 0; i < TABLE_CHUNK * TABLE_CHUNKS; i += TABLE_CHUNK) {
 		struct xb_handle **chunk = table[i / TABLE_CHUNK];
 

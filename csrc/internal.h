@@ -10,9 +10,10 @@
  *
  * A handle belongs to one side (application or driver). An element has one
  * struct xb_end per ring end (ring x {producer, consumer}); the end's mutex
- * serializes the process's threads on that end, and the end's claim puts
- * this process's pid into the endpoint's shared `owner` word so the peer
- * can tell when this process dies (EPIPE).
+ * serializes the process's threads on that end, and the end's claim (user
+ * backend: an OFD lock on the endpoint's byte of the object, then this
+ * process's pid in the shared `owner` word) lets the peer tell when this
+ * process lets go or dies (EPIPE), whatever becomes of its pid.
  *
  * Layers, each calling only downward (test/c/deps.sh checks the link graph):
  *
@@ -67,6 +68,7 @@ struct xb_sleep_on {
 	uint32_t *seq;		/* the peer's seq */
 	uint32_t val;		/* its value when we last checked */
 	const struct xbuf_shm_endpoint *peer;
+	struct xb_end *end;	/* whose peer it is (its peer_gone()) */
 	int events;		/* XBUF_POLLIN: a consumer waits for bytes, XBUF_POLLOUT: a producer for room */
 	uint64_t count;		/* how many (>= 1) */
 };
@@ -102,8 +104,15 @@ struct xb_backend_ops {
 	int (*map)(int fd, struct xb_element *el);
 	/* Fill levels and capacities, as the element's authority counts them. */
 	int (*rings)(struct xb_element *el, int fd, struct xbuf_rings *r);
-	/* Take a public name off the name space when its creator's handle goes; NULL: the backend does. */
-	void (*unlink)(const char *name);
+	/*
+	 * Take a public name off the name space when its creator's handle
+	 * goes, if it still names fd's object; NULL: the backend does.
+	 */
+	void (*unlink)(const char *name, int fd);
+	/* Undo map (the last reference to the element went). */
+	void (*unmap)(struct xb_element *el);
+	/* After fork(), in the child: drop what names the parent (its claims). */
+	void (*forked)(struct xb_element *el);
 
 	/* Ends. */
 	/* Take the end for this process before using it; 0 or -EBUSY. */
@@ -125,7 +134,7 @@ struct xb_backend_ops {
 	/* Our seq moved and the peer of e waits: wake it. h is the calling handle. */
 	void (*wake)(struct xb_handle *h, struct xb_end *e);
 	/* Will the peer of e never move again (let go, or died)? Cheap: no syscall. */
-	bool (*peer_gone)(const struct xb_end *e);
+	bool (*peer_gone)(struct xb_end *e);
 	/* h is being closed (h->closed is set): end its sleeps, now and later. */
 	void (*cancel)(struct xb_handle *h);
 };
@@ -137,6 +146,17 @@ extern const struct xb_backend_ops xb_kernel_ops;
 struct xb_waitnode {
 	struct xb_waitnode *next;
 	uint64_t count;
+};
+
+/*
+ * What an end knows of its peer's owner (peer.c; user backend): the
+ * owner word it last looked at and that owner's watch entry.
+ */
+struct xb_watched;
+struct xb_peer_ref {
+	uint32_t owner;			/* 0: none */
+	uint32_t epoch;			/* peer.c's at the time: a fork makes it stale */
+	struct xb_watched *w;		/* NULL: not watched (dead, or none) */
 };
 
 /* One end (producer or consumer) of one ring, as this process sees it. */
@@ -153,8 +173,10 @@ struct xb_end {
 	uint64_t mask;			/* data_size - 1 */
 	int ring;			/* XBUF_INBOUND / XBUF_OUTBOUND */
 	int role;			/* XB_PRODUCER / XB_CONSUMER */
-	bool claimed;			/* self->owner holds our pid */
+	bool claimed;			/* self->owner holds our pid (and we its lock, user backend) */
 	const struct xb_backend_ops *ops;	/* the element's */
+	struct xb_element *el;		/* the element the end is of */
+	struct xb_peer_ref peer_ref;	/* user backend: the peer's owner, as last seen */
 };
 
 struct xb_element {
@@ -168,6 +190,7 @@ struct xb_element {
 	struct xbuf_shm_info info;	/* validated copy of the info page */
 	struct xb_end end[2][2];	/* [ring][XB_PRODUCER / XB_CONSUMER] */
 	char name[XBUF_NAME_MAX + 1];
+	int lock_fd;			/* user backend: our own open file description, for the owner locks */
 	bool creator_of_public;		/* unlink the name when our creator handle goes */
 };
 
@@ -224,7 +247,9 @@ uint64_t xb_fill(const struct xb_end *e);
 extern uint32_t xb_local_gen;
 pid_t xb_self_pid(void);
 void xb_local_wake(void);
-bool xb_peer_dead(pid_t pid);
+bool xb_peer_dead(struct xb_peer_ref *ref, uint32_t owner, const uint32_t *word,
+		  int lock_fd, off_t lock_off);
+void xb_peer_unref(struct xb_peer_ref *ref);
 
 /* notify.c: the helper thread of xbuf_arm(), one per handle */
 void xb_notifier_init(struct xb_notifier *n);

@@ -259,10 +259,21 @@ static void kernel_wake(struct xb_handle *h, struct xb_end *e)
 }
 
 /* The driver end is the kernel itself: it never goes away under an fd. */
-static bool kernel_peer_gone(const struct xb_end *e)
+static bool kernel_peer_gone(struct xb_end *e)
 {
 	(void)e;
 	return false;
+}
+
+static void kernel_unmap(struct xb_element *el)
+{
+	munmap(el->base, el->map_size);
+}
+
+/* Nothing of a kernel element names this process: the kernel is the driver, no claims. */
+static void kernel_forked(struct xb_element *el)
+{
+	(void)el;
 }
 
 const struct xb_backend_ops xb_kernel_ops = {
@@ -273,6 +284,8 @@ const struct xb_backend_ops xb_kernel_ops = {
 	.open		= kernel_open,
 	.probe		= kernel_probe,
 	.map		= kernel_map,
+	.unmap		= kernel_unmap,
+	.forked		= kernel_forked,
 	.rings		= kernel_rings,
 	.unlink		= NULL,
 	.claim		= kernel_claim,

@@ -4,11 +4,13 @@
  *
  * No lock lives in shared memory, so a process killed mid-call leaves a
  * consistent ring; what it must not leave is a survivor asleep forever.
- * Each end holds its process's pid in the shared `owner` word. A sleeper
- * asks xb_peer_dead() about the peer's pid, which opens a pidfd for it
- * once; a watcher thread polls all pidfds and, when one process exits,
- * bumps xb_local_gen and wakes it. Every sleeper also waits on that word
- * (futex_waitv), re-checks, and fails with EPIPE.
+ * Each end holds its process's pid in the shared `owner` word, and an
+ * OFD lock on the end's byte of the object (user.c). A sleeper asks
+ * xb_peer_dead() about the peer's owner, which checks the lock and opens
+ * a pidfd for it once; a watcher thread polls all pidfds and, when one
+ * process exits, closes its pidfd, bumps xb_local_gen and wakes it. Every
+ * sleeper also waits on that word (futex_waitv), re-checks, and fails
+ * with EPIPE once the bytes the dead peer published are read.
  *
  * xb_local_gen is also bumped when a handle is closed (the user backend's
  * cancel hook), to wake the closed fd's sleepers with EBADF.
@@ -18,6 +20,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <poll.h>
@@ -28,18 +31,29 @@
 #include <unistd.h>
 #include "internal.h"
 
-#define XB_MAX_WATCHED	256
-
 uint32_t xb_local_gen;
+
+/*
+ * One watched process: a live peer owner, shared by every end whose
+ * peer it owns. Entries exist only while an end refers to them (refs):
+ * an owner that lets go (XBUF_OWNER_GONE) or is replaced is dropped with
+ * its pidfd, and one that dies has its pidfd closed by the watcher, so
+ * nothing accumulates however many peers come and go.
+ */
+struct xb_watched {
+	struct xb_watched *next;
+	pid_t pid;
+	int pidfd;		/* -1 once it exited (the watcher closed it) */
+	int refs;		/* struct xb_peer_ref pointing here */
+	bool dead;
+};
 
 static struct {
 	pthread_mutex_t lock;
 	bool started;
 	int kick_fd;			/* eventfd: the set of pidfds changed */
-	int n;
-	pid_t pid[XB_MAX_WATCHED];
-	int pidfd[XB_MAX_WATCHED];
-	bool dead[XB_MAX_WATCHED];
+	uint32_t epoch;			/* moves at fork: a ref of another epoch points nowhere */
+	struct xb_watched *list;
 } watch = { .lock = PTHREAD_MUTEX_INITIALIZER, .kick_fd = -1 };
 
 static pid_t self_pid;
@@ -70,21 +84,39 @@ static bool pidfd_exited(int pidfd)
 
 static void *watcher(void *arg)
 {
-	struct pollfd pfd[XB_MAX_WATCHED + 1];
+	struct pollfd *pfd = NULL;
+	size_t cap = 0;
 	int i, n;
 
 	(void)arg;
 	for (;;) {
+		struct xb_watched *w;
+		bool exited = false;
+
 		pthread_mutex_lock(&watch.lock);
+		for (n = 0, w = watch.list; w; w = w->next)
+			n += w->pidfd >= 0;
+		if ((size_t)n + 1 > cap) {
+			struct pollfd *p = realloc(pfd, ((size_t)n + 1) * 2 * sizeof(*pfd));
+
+			if (p) {
+				pfd = p;
+				cap = ((size_t)n + 1) * 2;
+			}
+		}
+		if (!pfd) {
+			pthread_mutex_unlock(&watch.lock);
+			sleep(1);	/* no memory for even the kick: try again */
+			continue;
+		}
 		pfd[0] = (struct pollfd){ .fd = watch.kick_fd, .events = POLLIN };
-		for (i = 0, n = watch.n; i < n; i++)
-			pfd[i + 1] = (struct pollfd){
-				.fd = watch.dead[i] ? -1 : watch.pidfd[i],
-				.events = POLLIN,
-			};
+		for (i = 1, w = watch.list; w && (size_t)i < cap; w = w->next)
+			if (w->pidfd >= 0)
+				pfd[i++] = (struct pollfd){ .fd = w->pidfd, .events = POLLIN };
+		n = i;
 		pthread_mutex_unlock(&watch.lock);
 
-		if (poll(pfd, n + 1, -1) < 0)
+		if (poll(pfd, (nfds_t)n, -1) < 0)
 			continue;
 		if (pfd[0].revents) {
 			uint64_t v;
@@ -92,32 +124,55 @@ static void *watcher(void *arg)
 			if (read(watch.kick_fd, &v, sizeof(v)) < 0)
 				continue;
 		}
-		for (i = 0; i < n; i++)
-			if (pfd[i + 1].revents & POLLIN)
-				break;
-		if (i == n)
+		for (i = 1; i < n; i++)
+			if (pfd[i].revents & POLLIN)
+				exited = true;
+		if (!exited)
 			continue;
 		/*
-		 * Entries may have moved since the snapshot: ask every pidfd
-		 * again rather than trusting the index.
+		 * Entries may have gone since the snapshot: ask every pidfd
+		 * again rather than trusting the index. A dead one's pidfd is
+		 * closed now; its entry stays (dead) while ends refer to it.
 		 */
 		pthread_mutex_lock(&watch.lock);
-		for (i = 0; i < watch.n; i++)
-			if (!watch.dead[i] && pidfd_exited(watch.pidfd[i]))
-				watch.dead[i] = true;
+		for (w = watch.list; w; w = w->next)
+			if (w->pidfd >= 0 && pidfd_exited(w->pidfd)) {
+				close(w->pidfd);
+				w->pidfd = -1;
+				__atomic_store_n(&w->dead, true, __ATOMIC_RELEASE);
+			}
 		pthread_mutex_unlock(&watch.lock);
 		xb_local_wake();
 	}
 	return NULL;
 }
 
-static void forget(int i)
+/* Drop ref's entry; with watch.lock held. The last ref frees it (and its pidfd). */
+static void unref_locked(struct xb_peer_ref *ref)
 {
-	close(watch.pidfd[i]);
-	watch.n--;
-	watch.pid[i] = watch.pid[watch.n];
-	watch.pidfd[i] = watch.pidfd[watch.n];
-	watch.dead[i] = watch.dead[watch.n];
+	struct xb_watched *w = ref->w, **pp;
+
+	ref->w = NULL;
+	ref->owner = 0;
+	if (!w || ref->epoch != watch.epoch || --w->refs)
+		return;
+	for (pp = &watch.list; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	if (w->pidfd >= 0)
+		close(w->pidfd);	/* the watcher's snapshot may still hold the number: it re-checks */
+	free(w);
+}
+
+void xb_peer_unref(struct xb_peer_ref *ref)
+{
+	if (!__atomic_load_n(&ref->owner, __ATOMIC_RELAXED))
+		return;
+	pthread_mutex_lock(&watch.lock);
+	unref_locked(ref);
+	pthread_mutex_unlock(&watch.lock);
 }
 
 static int start_watcher(void)
@@ -148,57 +203,98 @@ static int start_watcher(void)
 	return 0;
 }
 
-/*
- * Has the process `pid` exited? From now on its exit also wakes every
- * sleeper of this process. A dead pid is reported once and forgotten, so
- * a new process that reuses the pid is looked at afresh.
- */
-bool xb_peer_dead(pid_t pid)
+/* Does a live open file description other than lock_fd's hold a write lock on byte off? */
+static bool owner_locked(int lock_fd, off_t off)
 {
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = off, .l_len = 1 };
+
+	if (lock_fd < 0 || fcntl(lock_fd, F_OFD_GETLK, &fl) < 0)
+		return true;	/* cannot tell: the pid alone decides, as before */
+	return fl.l_type != F_UNLCK;
+}
+
+/*
+ * Is the owner `owner` (a pid, from the owner word at *word) of a peer
+ * endpoint dead? ref is the asking end's memory of it.
+ *
+ * A pid alone cannot say: the process may be gone and its pid reused. An
+ * owner holds an OFD write lock on byte lock_off of the object (user.c)
+ * for as long as it holds the end, and the kernel drops the lock when
+ * the process dies, whoever has its pid now. So the first look at an
+ * owner opens a pidfd for the pid, then asks the lock (after: if the pid
+ * was reused before our pidfd_open(), the lock is already free) and the
+ * owner word again (unchanged: the lock is that owner's, not a newer
+ * claimant's). From then on the watcher thread tells its exit: a live,
+ * known owner costs a lookup under a process-local mutex, no syscall.
+ * A dead owner is looked at afresh every time (the EPIPE path only).
+ */
+bool xb_peer_dead(struct xb_peer_ref *ref, uint32_t owner, const uint32_t *word,
+		  int lock_fd, off_t lock_off)
+{
+	struct xb_watched *w;
+	pid_t pid = (pid_t)owner;
 	bool dead = false;
-	int i, pidfd;
+	int pidfd;
 
 	if (pid <= 0 || pid == xb_self_pid())
 		return false;
 	pthread_mutex_lock(&watch.lock);
-	for (i = 0; i < watch.n; i++)
-		if (watch.pid[i] == pid)
-			break;
-	if (i < watch.n) {
-		/* Watched: the watcher thread says when it exits; no syscall here. */
-		dead = watch.dead[i];
-		if (dead)
-			forget(i);
+	if (ref->epoch != watch.epoch) {
+		/* Forked since: the entry was the parent's. */
+		ref->w = NULL;
+		ref->owner = 0;
+		ref->epoch = watch.epoch;
+	}
+	if (ref->w && ref->owner == owner) {
+		/* Known: the watcher thread says when it exits; no syscall here. */
+		dead = __atomic_load_n(&ref->w->dead, __ATOMIC_ACQUIRE);
 		goto out;
 	}
+	unref_locked(ref);	/* another owner than last time: the old one is no peer of ours now */
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0) {
 		dead = errno == ESRCH;
 		goto out;
 	}
-	if (pidfd_exited(pidfd)) {	/* a zombie: exited, not yet reaped */
+	if (pidfd_exited(pidfd) || !owner_locked(lock_fd, lock_off)) {
+		/* A zombie (exited, not reaped yet), or the pid is another process's now. */
 		close(pidfd);
 		dead = true;
 		goto out;
 	}
-	if (!watch.started && start_watcher() < 0) {
-		close(pidfd);
-		goto out;	/* cannot watch: treated as alive, as before */
-	}
-	if (watch.n == XB_MAX_WATCHED) {
-		close(pidfd);
+	if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != owner) {
+		close(pidfd);	/* a new claimant holds the lock: the caller looks again */
 		goto out;
 	}
-	watch.pid[watch.n] = pid;
-	watch.pidfd[watch.n] = pidfd;
-	watch.dead[watch.n] = false;
-	watch.n++;
-	{
-		uint64_t one = 1;
+	for (w = watch.list; w; w = w->next)
+		if (w->pid == pid && !w->dead)
+			break;	/* a live process keeps its pid: the same one */
+	if (w) {
+		close(pidfd);
+	} else {
+		if (!watch.started && start_watcher() < 0) {
+			close(pidfd);
+			goto out;	/* cannot watch: treated as alive, looked at again next time */
+		}
+		w = calloc(1, sizeof(*w));
+		if (!w) {
+			close(pidfd);
+			goto out;
+		}
+		w->pid = pid;
+		w->pidfd = pidfd;
+		w->next = watch.list;
+		watch.list = w;
+		{
+			uint64_t one = 1;
 
-		if (write(watch.kick_fd, &one, sizeof(one)) < 0)
-			dead = false;	/* the eventfd is only full if a kick is pending */
+			/* The eventfd is only full if a kick is pending anyway. */
+			(void)!write(watch.kick_fd, &one, sizeof(one));
+		}
 	}
+	w->refs++;
+	ref->w = w;
+	__atomic_store_n(&ref->owner, owner, __ATOMIC_RELAXED);
 out:
 	pthread_mutex_unlock(&watch.lock);
 	return dead;
@@ -207,19 +303,23 @@ out:
 /* After fork(): the child is another process, with no watcher thread. */
 static void atfork_child(void)
 {
-	int i;
+	struct xb_watched *w, *next;
 
 	self_pid = 0;
 	pthread_mutex_init(&watch.lock, NULL);
-	for (i = 0; i < watch.n; i++)
-		close(watch.pidfd[i]);
-	watch.n = 0;
+	for (w = watch.list; w; w = next) {
+		next = w->next;
+		if (w->pidfd >= 0)
+			close(w->pidfd);
+		free(w);
+	}
+	watch.list = NULL;
+	watch.epoch++;	/* every end's ref is stale: xb_peer_dead() starts afresh */
 	if (watch.kick_fd >= 0)
 		close(watch.kick_fd);
 	watch.kick_fd = -1;
 	watch.started = false;
 }
-
 __attribute__((constructor)) static void peer_init(void)
 {
 	pthread_atfork(NULL, NULL, atfork_child);

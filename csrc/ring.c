@@ -161,11 +161,38 @@ static bool spin_until_ready(struct xb_end **ends, int n, size_t count)
 	return false;
 }
 
-/* Would a blocking call of e's role for count bytes complete now? Its event, or 0. */
+/*
+ * What a call of e's role for count bytes gets right now: n > 0 bytes,
+ * 0 = it would wait, or -EPIPE. Once nobody will ever move the other end
+ * again (the peer let go or died), like a pipe: a reader gets what is left
+ * (at most count), then EPIPE, and a writer EPIPE at once, whatever the
+ * mode, rather than wait or EAGAIN for ever. The published bytes always
+ * come first: no caller says EPIPE while fill > 0.
+ */
+static int64_t settle_now(struct xb_end *e, size_t count, bool partial)
+{
+	uint64_t n = ready_now(e, count, partial);
+
+	if (n || !e->ops->peer_gone(e))
+		return (int64_t)n;
+	/* Gone: its last bytes are published (P1 before the owner word moved, or its death). */
+	n = e->role == XB_CONSUMER ? xb_fill(e) : 0;
+	if (n > count)
+		n = count;	/* it published more since ready_now() looked */
+	return n ? (int64_t)n : -EPIPE;
+}
+
+/*
+ * Would a blocking call of e's role for count bytes complete now? Its
+ * event, 0, or -EPIPE (the peer is gone and nothing is left to read):
+ * a read of the tail a dead producer left completes, so it is ready.
+ */
 int xb_ready(struct xb_end *e, int events, size_t count)
 {
+	int64_t n = settle_now(e, count ? count : 1, false);
+
 	(void)events;	/* the end's role says which */
-	return ready_now(e, count ? count : 1, false) ? role_event(e) : 0;
+	return n > 0 ? role_event(e) : (int)n;
 }
 
 /* A producer's `wanted`: the smallest count among its sleeping writers. */
@@ -252,6 +279,7 @@ ssize_t xb_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 {
 	struct xb_waitnode node;
 	bool waiting = false, spun = false;
+	int64_t got;
 	uint64_t n;
 	int ret;
 
@@ -275,24 +303,17 @@ ssize_t xb_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 			.seq = &e->peer->seq,
 			.val = load_acquire(&e->peer->seq),	/* before the position: see W1 */
 			.peer = e->peer,
+			.end = e,
 			.events = role_event(e),
 			.count = count,
 		};
 
-		n = ready_now(e, count, mode == XB_NONBLOCK);
-		/*
-		 * Nobody will ever move the other end again (the peer let go or
-		 * died): like a pipe, a reader gets what is left, then EPIPE, and
-		 * a writer EPIPE at once, whatever the mode, rather than wait or
-		 * EAGAIN for ever.
-		 */
-		if (!n && e->ops->peer_gone(e)) {
-			n = e->role == XB_CONSUMER ? xb_fill(e) : 0;
-			if (!n) {
-				ret = -EPIPE;
-				goto out_settle;
-			}
+		got = settle_now(e, count, mode == XB_NONBLOCK);
+		if (got < 0) {
+			ret = (int)got;	/* -EPIPE: gone, and nothing left to read */
+			goto out_settle;
 		}
+		n = (uint64_t)got;
 		if (n)
 			break;
 		if (mode != XB_BLOCK) {
@@ -314,7 +335,12 @@ ssize_t xb_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 		end_unlock(e);
 		ret = e->ops->sleep(h, &on, 1, token, NULL);
 		pthread_mutex_lock(&e->lock);
-		if (ret)
+		/*
+		 * -EPIPE: the sleep saw the peer gone before we did (it died
+		 * after our last look). Look again: settle_now() hands out what
+		 * it published first, then says EPIPE itself.
+		 */
+		if (ret && ret != -EPIPE)
 			goto out_leave;
 	}
 	if (waiting)
@@ -443,7 +469,7 @@ int xb_poll(struct xb_handle *h, int events, size_t count, int timeout_ms, bool 
 	struct xb_waitnode nodes[2];
 	struct timespec deadline;
 	bool waiting = false, spun = false;
-	int i, nends = 0, ready;
+	int i, nends = 0, ready, gone;
 
 	if (!events || (events & ~(XBUF_POLLIN | XBUF_POLLOUT)))
 		return -EINVAL;
@@ -465,14 +491,25 @@ int xb_poll(struct xb_handle *h, int events, size_t count, int timeout_ms, bool 
 		struct xb_sleep_on on[2];
 
 		ready = 0;
+		gone = 0;
 		for (i = 0; i < nends; i++) {
+			int r;
+
 			on[i].seq = &ends[i]->peer->seq;
 			on[i].val = load_acquire(&ends[i]->peer->seq);	/* before the position: W1 */
 			on[i].peer = ends[i]->peer;
+			on[i].end = ends[i];
 			on[i].events = role_event(ends[i]);
 			on[i].count = count ? count : 1;
-			ready |= xb_ready(ends[i], on[i].events, count);
+			r = xb_ready(ends[i], on[i].events, count);
+			if (r < 0)
+				gone = r;
+			else
+				ready |= r;
 		}
+		/* Ready events first (a tail to read); EPIPE only when none is. */
+		if (!ready && gone)
+			ready = gone;
 		if (ready || timeout_ms == 0)
 			break;
 		if (!spun) {
@@ -492,7 +529,8 @@ int xb_poll(struct xb_handle *h, int events, size_t count, int timeout_ms, bool 
 			ready = 0;
 			break;
 		}
-		if (ready < 0)
+		/* -EPIPE: look again, the drain first (as in xb_begin()). */
+		if (ready < 0 && ready != -EPIPE)
 			break;
 	}
 	if (waiting)
@@ -515,6 +553,7 @@ void xb_end_init(struct xb_end *e, struct xb_element *el, int ring, int role, in
 	pthread_mutex_init(&e->lock, &attr);
 	pthread_mutexattr_destroy(&attr);
 	e->ops = el->ops;
+	e->el = el;
 	e->ring = ring;
 	e->role = role;
 	e->self = role == XB_PRODUCER ? &pages[side]->prod : &pages[side]->cons;

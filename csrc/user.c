@@ -12,8 +12,17 @@
  *
  * Ends: a sleeper waits with futex_waitv on the peer's seq and on the
  * process-local generation word (peer.c), a waker does FUTEX_WAKE on its
- * own seq; each end a process uses holds its pid in the shared `owner`
- * word, which is how the peer tells that it let go or died (EPIPE).
+ * own seq.
+ *
+ * Owners (docs/ABI.md, "Peer death and departure"): a process that uses
+ * an end claims it by taking an OFD write lock on the first byte of the
+ * end's endpoint in the object file, through an open file description of
+ * its own (el->lock_fd, never shared with another process), then writes
+ * its pid into the endpoint's `owner` word. The lock is the ownership: the
+ * kernel drops it when the holder dies, so a dead owner's end is free to
+ * claim, and a recycled pid cannot pass for the dead owner (the lock it
+ * would have to hold is gone). The pid is for display (xbuf_stat) and for
+ * the pidfd that tells a live owner's death without a syscall per check.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -21,6 +30,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -117,6 +127,40 @@ static bool creator_alive(int fd)
 	return fl.l_type != F_UNLCK;
 }
 
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/*
+ * The name `path` is taken: take it off if its creator is dead. 0: it is
+ * gone (try the link again), -EEXIST: a live creator's.
+ *
+ * Atomic against other creators doing the same: we take the dead
+ * creator's lock ourselves (one process gets it; a live creator's, or
+ * another reclaimer's, makes it fail), then remove the name only if it
+ * still names the file we locked. Nobody can move a name from under that
+ * lock but the one holding it, so a name just linked by another creator
+ * is never removed: exactly one of racing creators wins.
+ */
+static int reclaim_stale(const char *path)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+	struct stat locked, named;
+	int old = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+
+	if (old < 0)
+		return errno == ENOENT ? 0 : -EEXIST;
+	if (fcntl(old, F_OFD_SETLK, &fl) < 0) {
+		close(old);
+		return -EEXIST;	/* alive, or being reclaimed by a creator that will win */
+	}
+	if (fstat(old, &locked) == 0 && stat(path, &named) == 0 && same_file(&locked, &named))
+		unlink(path);
+	close(old);	/* drops our lock on the dead file, after its name went */
+	return 0;
+}
+
 /* Create the object: a memfd, or an initialized file linked into /dev/shm. */
 static int create_object(const struct xbuf_shm_info *info, const char *name, bool public)
 {
@@ -146,23 +190,14 @@ static int create_object(const struct xbuf_shm_info *info, const char *name, boo
 		goto fail_errno;
 	shm_path(path, sizeof(path), name);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	for (attempt = 0; attempt < 2; attempt++) {
-		int old;
-
+	for (attempt = 0; attempt < 3; attempt++) {
 		if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
 			return fd;
 		if (errno != EEXIST)
 			goto fail_errno;
 		/* Taken: by a live creator, or left behind by a dead one? */
-		old = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-		if (old >= 0) {
-			bool alive = creator_alive(old);
-
-			close(old);
-			if (alive)
-				break;
-		}
-		unlink(path);
+		if (reclaim_stale(path))
+			break;
 	}
 	r = -EEXIST;
 	goto fail;
@@ -173,13 +208,19 @@ fail:
 	return r;
 }
 
-/* The creator's handle went: take the name off /dev/shm before the lock goes with the fd. */
-static void user_unlink(const char *name)
+/*
+ * The creator's handle went: take the name off /dev/shm before the lock
+ * goes with the fd, if it is still ours (a name another creator took
+ * after ours was removed, e.g. by hand, stays).
+ */
+static void user_unlink(const char *name, int fd)
 {
 	char path[SHM_PATH_MAX];
+	struct stat ours, named;
 
 	shm_path(path, sizeof(path), name);
-	unlink(path);
+	if (fstat(fd, &ours) == 0 && stat(path, &named) == 0 && same_file(&ours, &named))
+		unlink(path);
 }
 
 static int user_create(const struct xb_create_req *req)
@@ -194,7 +235,7 @@ static int user_create(const struct xb_create_req *req)
 	if (req->nonblock && fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
 		r = -errno;
 		if (req->public)
-			user_unlink(req->name);
+			user_unlink(req->name, fd);
 		close(fd);
 		return r;
 	}
@@ -226,17 +267,68 @@ static bool user_probe(int fd, const struct stat *st, struct xb_ident *id)
 	return true;
 }
 
+/*
+ * An open file description of the object for this process alone, for
+ * the owner locks: a new one, not a dup of fd, which may be shared with
+ * other processes (inherited, passed over a socket) that would then hold
+ * our locks with us, and see theirs as none.
+ */
+static int own_description(int fd)
+{
+	char proc[64];
+	int lfd;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	lfd = open(proc, O_RDWR | O_CLOEXEC);
+	if (lfd < 0)
+		lfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);	/* no /proc: shared with fd's other holders */
+	return lfd;
+}
+
 static int user_map(int fd, struct xb_element *el)
 {
 	int r = read_info(fd, &el->info);
 
 	if (r)
 		return r;
+	el->lock_fd = own_description(fd);
+	if (el->lock_fd < 0)
+		return -errno;
 	r = map_element(fd, &el->info, &el->base);
-	if (r)
+	if (r) {
+		close(el->lock_fd);
 		return r;
+	}
 	el->map_size = el->info.map_size;
 	return 0;
+}
+
+static void user_unmap(struct xb_element *el)
+{
+	int ring, role;
+
+	for (ring = 0; ring < 2; ring++)
+		for (role = 0; role < 2; role++)
+			xb_peer_unref(&el->end[ring][role].peer_ref);
+	munmap(el->base, el->map_size);
+	close(el->lock_fd);	/* drops any lock still held (none: the ends were released) */
+}
+
+/*
+ * After fork(), in the child: lock_fd is the parent's open file
+ * description, whose locks are the parent's claims. Keep them the
+ * parent's alone (closing our reference does not drop them while the
+ * parent holds its own) and take a description of our own, on which the
+ * parent's locks count as another process's.
+ */
+static void user_forked(struct xb_element *el)
+{
+	int lfd = own_description(el->lock_fd);
+
+	if (lfd < 0)
+		return;
+	dup3(lfd, el->lock_fd, O_CLOEXEC);
+	close(lfd);
 }
 
 /* Both ends are in shared memory: count them here. */
@@ -258,21 +350,57 @@ static uint32_t user_wait_token(void)
 	return __atomic_load_n(&xb_local_gen, __ATOMIC_ACQUIRE);
 }
 
-/*
- * Has the process at the other end let go of it, or died? Costs no syscall
- * for a live peer: the watcher thread (peer.c) tells deaths.
- */
-static bool peer_gone(const struct xbuf_shm_endpoint *peer)
+/* The file offset of an endpoint's owner lock: its first byte (header pages map at their file offsets). */
+static off_t lock_off(const struct xb_end *e, const struct xbuf_shm_endpoint *ep)
 {
-	uint32_t owner = load_acquire(&peer->owner);
-
-	return owner && owner != (uint32_t)xb_self_pid() &&
-	       (owner == XBUF_OWNER_GONE || xb_peer_dead((pid_t)owner));
+	return (off_t)((const char *)ep - (const char *)e->el->base);
 }
 
-static bool user_peer_gone(const struct xb_end *e)
+/*
+ * Has the process at the other end let go of it, or died? Costs no syscall
+ * for a live peer: the watcher thread (peer.c) tells deaths. A peer that
+ * let go is forgotten here, pidfd and all.
+ */
+static bool user_peer_gone(struct xb_end *e)
 {
-	return peer_gone(e->peer);
+	uint32_t owner = load_acquire(&e->peer->owner);
+
+	if (!owner || owner == (uint32_t)xb_self_pid())
+		return false;
+	if (owner == XBUF_OWNER_GONE) {
+		xb_peer_unref(&e->peer_ref);	/* no syscall, and none at all once forgotten */
+		return true;
+	}
+	return xb_peer_dead(&e->peer_ref, owner, &e->peer->owner, e->el->lock_fd,
+			    lock_off(e, e->peer));
+}
+
+/*
+ * Test hook: $XBUF_TEST_SLEEP_DELAY_US (read once) holds every sleep that
+ * long between the caller's last look at the ring and the sleep's own
+ * peer check, so a death that happens in between is first seen here
+ * (test/c/t_peer_race.c). Costs a relaxed load per sleep, nothing on the
+ * fast path.
+ */
+static long sleep_delay_us = -1;
+
+static void test_sleep_delay(void)
+{
+	long us = __atomic_load_n(&sleep_delay_us, __ATOMIC_RELAXED);
+
+	if (us < 0) {
+		const char *env = getenv("XBUF_TEST_SLEEP_DELAY_US");
+
+		us = env && *env ? strtol(env, NULL, 10) : 0;
+		if (us < 0 || us > 10000000)
+			us = 0;
+		__atomic_store_n(&sleep_delay_us, us, __ATOMIC_RELAXED);
+	}
+	if (us) {
+		struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
 }
 
 /*
@@ -287,10 +415,11 @@ static int user_sleep(struct xb_handle *h, const struct xb_sleep_on *on, int n,
 	struct futex_waitv w[3] = { 0 };
 	int i;
 
+	test_sleep_delay();
 	if (__atomic_load_n(&h->closed, __ATOMIC_ACQUIRE))
 		return -EBADF;
 	for (i = 0; i < n; i++) {
-		if (peer_gone(on[i].peer))
+		if (user_peer_gone(on[i].end))
 			return -EPIPE;
 		w[i].uaddr = (uintptr_t)on[i].seq;
 		w[i].val = on[i].val;
@@ -314,26 +443,49 @@ static int user_sleep(struct xb_handle *h, const struct xb_sleep_on *on, int n,
 	}
 }
 
+/* Take (F_WRLCK) or drop (F_UNLCK) this process's owner lock on end e. */
+static int owner_lock(struct xb_end *e, short type)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = lock_off(e, e->self), .l_len = 1 };
+
+	if (fcntl(e->el->lock_fd, F_OFD_SETLK, &fl) < 0)
+		return errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
+	return 0;
+}
+
 /*
- * Claim the end for this process: its pid goes into the endpoint's owner
- * word, which is how the peer detects our death. A live process holding
- * it already makes the end busy; a dead one's claim is taken over.
+ * Claim the end for this process: its owner lock, then its pid in the
+ * endpoint's owner word. A live holder of the lock makes the end busy
+ * (-EBUSY); a dead one's lock went with it (the kernel's, whatever became
+ * of its pid), so its end is taken over.
+ *
+ * The endpoint's words that were the old owner's are reset here: its
+ * sleepers are gone (it died, or it let go after they left), so waiters
+ * and wanted start at 0, or the consumer would count a writer stuck that
+ * does not exist (a short read) and xbuf_stat show it. pos stays (the
+ * stream goes on where it stood), and so do the counters; seq only moves
+ * forward: a peer asleep on it compares it with what it saw.
  */
 static int user_claim(struct xb_end *e)
 {
 	uint32_t me = (uint32_t)xb_self_pid();
-	uint32_t cur;
+	int ret;
 
 	if (e->claimed)
 		return 0;
-	cur = load_acquire(&e->self->owner);
-	for (;;) {
-		if (cur != 0 && cur != XBUF_OWNER_GONE && cur != me && !xb_peer_dead((pid_t)cur))
-			return -EBUSY;
-		if (__atomic_compare_exchange_n(&e->self->owner, &cur, me, false,
-						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			break;
-	}
+	ret = owner_lock(e, F_WRLCK);
+	if (ret)
+		return ret;
+	__atomic_store_n(&e->self->waiters, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&e->self->wanted, 0, __ATOMIC_RELAXED);
+	/* Release: a peer that sees our pid sees the reset words (it loads the owner with acquire). */
+	__atomic_store_n(&e->self->owner, me, __ATOMIC_RELEASE);
+	/*
+	 * K1, as a producer entering a wait does: a consumer asleep may have
+	 * counted the dead owner's writer as stuck; it looks again.
+	 */
+	__atomic_fetch_add(&e->self->seq, 1, __ATOMIC_SEQ_CST);
+	futex_wake_shared(&e->self->seq);
 	e->claimed = true;
 	return 0;
 }
@@ -341,7 +493,9 @@ static int user_claim(struct xb_end *e)
 /*
  * Give up this process's claim on the end (the last handle of its side
  * went). The peer's sleepers are told: like a pipe's, its blocked calls
- * then fail with EPIPE, until a new process takes the end.
+ * then fail with EPIPE (after the drain), until a new process takes the
+ * end. The owner word says XBUF_OWNER_GONE before the lock goes, so a
+ * peer never takes a clean departure for a death.
  */
 static void user_release(struct xb_end *e)
 {
@@ -350,11 +504,12 @@ static void user_release(struct xb_end *e)
 	if (!e->claimed)
 		return;
 	e->claimed = false;
-	if (!__atomic_compare_exchange_n(&e->self->owner, &me, XBUF_OWNER_GONE, false,
-					 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-		return;
-	__atomic_fetch_add(&e->self->seq, 1, __ATOMIC_SEQ_CST);
-	futex_wake_shared(&e->self->seq);
+	if (__atomic_compare_exchange_n(&e->self->owner, &me, XBUF_OWNER_GONE, false,
+					__ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
+		__atomic_fetch_add(&e->self->seq, 1, __ATOMIC_SEQ_CST);
+		futex_wake_shared(&e->self->seq);
+	}
+	owner_lock(e, F_UNLCK);
 }
 
 /* The peer sleeps in futex_waitv() on our seq, which the caller bumped. */
@@ -382,6 +537,8 @@ const struct xb_backend_ops xb_user_ops = {
 	.open		= user_open,
 	.probe		= user_probe,
 	.map		= user_map,
+	.unmap		= user_unmap,
+	.forked		= user_forked,
 	.rings		= user_rings,
 	.unlink		= user_unlink,
 	.claim		= user_claim,

@@ -70,7 +70,7 @@ struct xbuf_ring_stat {
 	unsigned long long producer_wakeups;	/* wakes the producer sent the consumer */
 	unsigned long long consumer_wakeups;	/* wakes the consumer sent the producer */
 	unsigned int producer_waiters, consumer_waiters;
-	int producer_pid, consumer_pid;		/* user-space backend: who holds each end; 0 none */
+	int producer_pid, consumer_pid;		/* user-space backend: who holds (or held, if it died) each end; 0 none */
 };
 
 struct xbuf_stat {
@@ -117,7 +117,9 @@ int xbuf_open(const char *name, int flags);
  * read(2) on the element: takes inbound traffic. Blocking reads return
  * exactly count bytes, or fewer only while a writer is blocked on the ring
  * waiting for room. Non-blocking (O_NONBLOCK on the fd): whatever is there,
- * -1/EAGAIN when empty. Count 0 returns 0. errno:
+ * -1/EAGAIN when empty. Count 0 returns 0. Once the driver side let go of
+ * its end or died, like a pipe: what it wrote comes first (a blocking read
+ * returns the tail, fewer than count bytes), then -1/EPIPE. errno:
  *   EAGAIN   non-blocking and nothing to read
  *   EINVAL   a blocking read above the capacity
  *   ENOBUFS  no inbound ring
@@ -204,6 +206,11 @@ int xbuf_write_end(int fd, size_t n);
  * the ready events, 0 on timeout, or -EINVAL (unknown events, count above a
  * capacity), -ENOBUFS (no ring there), -EPIPE (the peer let go or died and
  * nothing is left), -EBUSY (another process holds the end), -EINTR, -EBADF.
+ * The peer gone (let go or died): XBUF_POLLIN while bytes it wrote are left
+ * (a blocking read would return them), -EPIPE once none are, also with
+ * timeout_ms 0; xbuf_arm() likewise returns 1 while a tail is left and
+ * -EPIPE after, and an armed wait ends ready (byte 0) when the producer
+ * goes with bytes left.
  *
  * Every blocking call (reads, writes, xbuf_poll, evl_* without O_NONBLOCK)
  * polls the ring for up to 50 us before it sleeps; the environment variable

@@ -307,8 +307,9 @@ export class XBuf {
 
   /**
    * Read exactly n bytes (fewer only while a driver writer is blocked for
-   * room, as in EVL), waiting without blocking the event loop. Returns a
-   * copy: use the async iterator for zero-copy views.
+   * room, as in EVL, or when the producer went: the bytes it left, then
+   * EPIPE on the next read), waiting without blocking the event loop.
+   * Returns a copy: use the async iterator for zero-copy views.
    *
    * @example
    * ```ts

@@ -62,6 +62,9 @@
  *    is short only when a writer is really stuck: waiters != 0, fill > 0
  *    and capacity - fill < wanted (the deadlock EVL's documentation
  *    illustrates); a writer that fits is about to run, not blocked.
+ *  - user-space backend: a process claiming an end (its OFD lock on the
+ *    endpoint's first byte) resets waiters and wanted to 0, stores owner
+ *    (release), then increments seq: never backwards (docs/ABI.md)
  */
 #ifndef XBUF_ABI_H
 #define XBUF_ABI_H
@@ -115,7 +118,9 @@ struct xbuf_shm_endpoint {
 	__u64 pos;		/* free-running count of bytes produced / consumed */
 	__u32 seq;		/* futex word the peer sleeps on; bumped on progress when the peer waits */
 	__u32 waiters;		/* threads of this end sleeping on the peer's seq */
-	__u32 owner;		/* user-space backend: pid holding this end, 0 never held, XBUF_OWNER_GONE; kernel: 0 */
+	__u32 owner;		/* user-space backend: pid holding this end, 0 never held, XBUF_OWNER_GONE; kernel: 0.
+				 * Display only: the holder is whoever has an OFD write lock on this
+				 * endpoint's first byte of the object (docs/ABI.md, "Peer death") */
 	__u32 wanted;		/* producer: the smallest count a sleeping writer needs room for */
 	__u64 ops;		/* completed reads / writes */
 	__u64 eagain;		/* operations that failed with EAGAIN */
