@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README): builds, then runs the C tests, the C
 # tests under ASan+UBSan and TSan, the type check and the tsup bundle, the
-# Bun tests (vitest under Bun), and the kernel tests in a QEMU guest. Prints one closing line "N passed, N failed".
+# TypeScript tests under Bun and the same files under Deno (vitest in each),
+# and the kernel tests in a QEMU guest. Prints one closing line "N passed, N failed".
 #   XBUF_SKIP_KERNEL=1  skip the QEMU guest (it needs root for apt-get)
 #   XBUF_SKIP_SANITIZE=1 skip the sanitizer builds
 set -u
@@ -35,6 +36,7 @@ suite c bash test/c/run.sh
 suite typecheck tsc --noEmit -p .
 suite bundle bunx --bun tsup --silent
 suite bun bunx --bun vitest run --reporter=verbose
+suite deno deno run -A node_modules/vitest/vitest.mjs run --reporter=verbose
 [ -n "${XBUF_SKIP_KERNEL:-}" ] || suite kernel bash test/kernel/run.sh
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
