@@ -1,5 +1,5 @@
 /**
- * xbuf: zero-copy EVL-style cross-buffers for Bun.
+ * xbuf: zero-copy EVL-style cross-buffers for Bun and Deno.
  *
  * @example
  * ```ts

@@ -2,8 +2,10 @@
 # The project's test command (README): builds, checks that the link graph of
 # libxbuf's objects has no cycle (test/c/deps.sh), then runs the C tests, the C
 # tests under ASan+UBSan and TSan, the type check and the tsup bundle, the
-# Bun tests (vitest under Bun), the packages' smoke test (test/pkg/smoke.sh:
-# packed, installed offline, run; arm64 under qemu-user), and the kernel tests in a QEMU guest. Prints one closing line "N passed, N failed".
+# TypeScript tests under Bun and the same files under Deno (vitest in each),
+# the packages' smoke test (test/pkg/smoke.sh: packed, installed offline,
+# run under both runtimes; arm64 under qemu-user), and the kernel tests in a
+# QEMU guest. Prints one closing line "N passed, N failed".
 #   XBUF_SKIP_KERNEL=1  skip the QEMU guest (it needs root for apt-get)
 #   XBUF_SKIP_SANITIZE=1 skip the sanitizer builds
 set -u
@@ -40,6 +42,7 @@ suite c bash test/c/run.sh
 suite bundle bunx --bun tsup --silent
 suite typecheck tsc --noEmit -p .
 suite bun bunx --bun vitest run --reporter=verbose
+suite deno deno run -A node_modules/vitest/vitest.mjs run --reporter=verbose
 suite smoke bash test/pkg/smoke.sh
 [ -n "${XBUF_SKIP_KERNEL:-}" ] || suite kernel bash test/kernel/run.sh
 echo "$passed passed, $failed failed"

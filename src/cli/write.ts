@@ -1,4 +1,5 @@
 /** xbuf write NAME: stdin to outbound traffic, until end of file. */
+import { Readable } from "node:stream";
 import { XBuf } from "../xbuf.ts";
 import { XBufError } from "../errors.ts";
 import { elementName, parse } from "./args.ts";
@@ -16,7 +17,8 @@ export async function write(args: string[]): Promise<number> {
   }
   const show = progress({ stdoutIsData: false });
   let total = 0;
-  const reader = Bun.stdin.stream().getReader();
+  // node:process's stdin, as a web stream: the same under Bun and Deno.
+  const reader = (Readable.toWeb(process.stdin) as unknown as ReadableStream<Uint8Array>).getReader();
   using signal = onInterrupt(() => {
     xb.close(); // a pending write rejects with EBADF
     void reader.cancel();
@@ -39,5 +41,9 @@ export async function write(args: string[]): Promise<number> {
     show?.("");
     xb.close();
   }
-  return signal.interrupted ? 130 : 0;
+  // Interrupted with stdin still open: Deno cannot cancel a pending read of
+  // stdin (it keeps the process alive until end of file, reader.cancel() or
+  // not), so exit here, everything cleaned up. At end of file there is none.
+  if (signal.interrupted) process.exit(130);
+  return 0;
 }

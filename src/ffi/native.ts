@@ -1,19 +1,20 @@
 /**
  * What the binding needs from a JavaScript runtime's FFI. One adapter per
- * runtime implements it (bun.ts today); nothing else in src/ touches FFI.
+ * runtime implements it (bun.ts, deno.ts; index.ts imports the one of the
+ * running runtime); nothing else in src/ touches FFI.
  *
  * The TypeScript types of the C functions are derived from the symbol
  * tables (symbols.ts, latmus/symbols.ts): a table names each argument's
  * and the return value's C type, and ArgType/ReturnType below say what
- * those are in TypeScript. That mapping is the one place a runtime's
- * conventions show: under Bun, pointers and 64-bit integers are numbers.
- * A Deno adapter, whose u64 arguments are bigints, either converts in its
- * own wrappers (callers unchanged) or changes `u64` here, and the type
- * checker then lists every call site to adapt.
+ * those are in TypeScript. At this seam pointers (addresses) and 64-bit
+ * integers are numbers in both runtimes: Bun's FFI takes and gives them
+ * so; the Deno adapter, whose FFI wants bigints for 64-bit arguments and
+ * gives bigints and pointer objects back, converts in wrappers it
+ * generates per signature (deno.ts says why and what it costs).
  */
 import type { symbols } from "./symbols.ts";
 
-/** C types a symbol table may name (bun:ffi's spelling; "i64_fast": a number when it fits). */
+/** C types a symbol table may name (bun:ffi's spelling; "i64_fast": a number when it fits; deno.ts maps them to Deno's). */
 export type CType = "i32" | "u32" | "u64" | "i64_fast" | "ptr" | "void";
 
 /** TypeScript type of a C argument, by its table name. Pointers are addresses. */

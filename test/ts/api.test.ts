@@ -110,7 +110,7 @@ describe("bad input and use after close", () => {
   });
 
   userSpaceDriver("an XBuf dropped without close() is closed by the garbage collector", async () => {
-    const { Driver, O_NONBLOCK, sleep } = await import("./helpers.ts");
+    const { Driver, O_NONBLOCK, gc, sleep } = await import("./helpers.ts");
     let drv: InstanceType<typeof Driver> | undefined;
     (() => {
       const xb = XBuf.create({ inbound: 64, outbound: 64 });
@@ -121,7 +121,7 @@ describe("bad input and use after close", () => {
     expect(drv!.read(8, O_NONBLOCK)).toBe(-11); // EAGAIN: the application side is still there
     let got: number | Uint8Array = -11;
     for (let i = 0; i < 50 && got === -11; i++) {
-      Bun.gc(true);
+      gc();
       await sleep(10);
       got = drv!.read(8, O_NONBLOCK);
     }

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { describe, expect, test } from "vitest";
 import { XBuf } from "../../src/index.ts";
-import { Driver, O_NONBLOCK, Pattern, ROOT, sleep, uniqueName } from "./helpers.ts";
+import { Driver, O_NONBLOCK, Pattern, ROOT, runTs, sleep, spawn, uniqueName } from "./helpers.ts";
 
 const MAIN = `${ROOT}src/cli/main.ts`;
 
@@ -14,11 +14,7 @@ interface Run {
 }
 
 async function xbuf(args: string[], stdin?: Uint8Array): Promise<Run> {
-  const p = Bun.spawn([process.execPath, MAIN, ...args], {
-    stdin: stdin ?? "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
+  const p = spawn(runTs(MAIN, ...args), { stdin: stdin ?? "ignore" });
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, stdout, stderr };
 }
@@ -110,7 +106,7 @@ describe("xbuf latmus", () => {
   });
 
   test("Ctrl-C: the sampler stops, the summary prints, exit 0", async () => {
-    const p = Bun.spawn([process.execPath, MAIN, "latmus", "-i", "100", "-P", "0"], { stdout: "pipe", stderr: "pipe" });
+    const p = spawn(runTs(MAIN, "latmus", "-i", "100", "-P", "0"));
     const out: string[] = [];
     let signalled = false;
     for await (const line of lines(p.stdout)) {
@@ -133,7 +129,7 @@ describe("xbuf latmus", () => {
   });
 
   test("Ctrl-C before the first interval ends: an empty summary, exit 0", async () => {
-    const p = Bun.spawn([process.execPath, MAIN, "latmus", "--json", "-i", "5000", "-P", "0"], { stdout: "pipe", stderr: "pipe" });
+    const p = spawn(runTs(MAIN, "latmus", "--json", "-i", "5000", "-P", "0"));
     const it = lines(p.stdout);
     const first = JSON.parse((await it.next()).value!);
     expect(first.type).toBe("start");
@@ -154,7 +150,7 @@ describe("xbuf ls and stat", () => {
     expect(drv.write(new Uint8Array(1000), O_NONBLOCK)).toBe(1000);
     expect(xb.tryWrite(new Uint8Array(256))).toBe(true);
 
-    const creator = Bun.spawn([process.execPath, `${ROOT}test/ts/fixtures/latmus-creator.ts`, dead], { stdout: "pipe" });
+    const creator = spawn(runTs(`${ROOT}test/ts/fixtures/latmus-creator.ts`, dead));
     const ready = await lines(creator.stdout).next();
     expect(ready.value).toBe("ready");
     expect(existsSync(`/dev/shm/xbuf.${dead}`)).toBe(true);
@@ -206,7 +202,7 @@ describe("xbuf cat and write", () => {
     const name = uniqueName("cli-cat");
     using xb = XBuf.create({ inbound: 4096, outbound: 0, name: `/${name}` });
     const drv = new Driver(xb.fd);
-    const p = Bun.spawn([process.execPath, MAIN, "cat", name], { stdout: "pipe", stderr: "pipe" });
+    const p = spawn(runTs(MAIN, "cat", name));
     const pattern = new Pattern();
     const total = 256_000; // 62 ring-fulls: cat must keep up
     let sent = 0;
@@ -240,11 +236,10 @@ describe("xbuf cat and write", () => {
     using xb = XBuf.create({ inbound: 4096, outbound: 16, name: `/${name}` });
     const drv = new Driver(xb.fd);
     drv.write(new Uint8Array(1), O_NONBLOCK); // holds the inbound producer end: cat waits, no EPIPE
-    const cat = Bun.spawn([process.execPath, MAIN, "cat", name], { stdout: "pipe", stderr: "pipe" });
+    const cat = spawn(runTs(MAIN, "cat", name));
     // 32 bytes into a 16-byte ring nobody reads: write waits for room
-    const write = Bun.spawn([process.execPath, MAIN, "write", name], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const write = spawn(runTs(MAIN, "write", name), { stdin: "pipe" });
     write.stdin.write(new Uint8Array(32).fill(7));
-    write.stdin.flush();
     while (xb.rings().outbound.fill < 16 || xb.rings().inbound.fill > 0) await sleep(10);
     await sleep(100);
     expect(cat.exitCode).toBe(null);

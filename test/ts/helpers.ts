@@ -1,50 +1,145 @@
 /**
- * Test helpers: the C driver side in this process (evl_* through bun:ffi),
- * the peer process, and the byte pattern the C tests use.
+ * Test helpers: the C driver side in this process (evl_* through the
+ * binding's runtime adapter), processes (node:child_process, the same
+ * under Bun and Deno), and the byte pattern the C tests use.
  */
-import { dlopen, ptr, FFIType } from "bun:ffi";
+import { spawn as spawnChild, spawnSync as spawnChildSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { libraryPath } from "../../src/index.ts";
+import { getNative, runtime } from "../../src/ffi/index.ts";
+import type { SymbolTable } from "../../src/ffi/native.ts";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const PEER = `${ROOT}zig-out/bin/xbuf_peer`;
 export const O_NONBLOCK = 0o4000;
 
-/** EVL's driver API from the same libxbuf.so the binding uses (one fd table). */
-const { symbols: drv } = dlopen(libraryPath(), {
-  evl_get_xbuf: { args: [FFIType.i32, FFIType.ptr], returns: FFIType.ptr },
-  evl_put_xbuf: { args: [FFIType.ptr], returns: FFIType.void },
-  evl_read_xbuf: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64_fast },
-  evl_write_xbuf: { args: [FFIType.ptr, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i64_fast },
-});
+/** The runtime running the tests. */
+export const RUNTIME = runtime;
+export const IS_DENO = runtime === "deno";
+
+/**
+ * The command that runs a TypeScript file of this repository in this
+ * runtime: `bun FILE` or `deno run -A FILE` (the permissions a user would
+ * grant: FFI, files, environment, subprocesses).
+ */
+export function runTs(file: string, ...args: string[]): string[] {
+  return IS_DENO ? [process.execPath, "run", "-A", file, ...args] : [process.execPath, file, ...args];
+}
+
+/** EVL's driver API, from the same libxbuf.so the binding uses (one fd table), bound by the same adapter. */
+const driverSymbols = {
+  // struct evl_xbuf *evl_get_xbuf(int efd, struct file **efilpp)
+  evl_get_xbuf: { args: ["i32", "ptr"], returns: "ptr" },
+  // void evl_put_xbuf(struct file *efilp)
+  evl_put_xbuf: { args: ["ptr"], returns: "void" },
+  // ssize_t evl_read_xbuf(struct evl_xbuf *xbuf, void *buf, size_t count, int f_flags)
+  evl_read_xbuf: { args: ["ptr", "ptr", "u64", "i32"], returns: "i64_fast" },
+  // ssize_t evl_write_xbuf(struct evl_xbuf *xbuf, const void *buf, size_t count, int f_flags)
+  evl_write_xbuf: { args: ["ptr", "ptr", "u64", "i32"], returns: "i64_fast" },
+} as const satisfies SymbolTable;
 
 /** A driver-side reference to an element, as a C driver would hold it. */
 export class Driver {
   #xbuf: number;
   #slot = new BigUint64Array(1);
+  #native = getNative();
+  #drv = this.#native.bind(driverSymbols);
 
   constructor(fd: number) {
-    const xbuf = drv.evl_get_xbuf(fd, ptr(this.#slot));
+    const xbuf = this.#drv.evl_get_xbuf(fd, this.#native.addressOf(this.#slot));
     if (!xbuf) throw new Error(`evl_get_xbuf(${fd}) failed`);
-    this.#xbuf = xbuf as number;
+    this.#xbuf = xbuf;
   }
 
   /** evl_write_xbuf: bytes written or -errno. */
   write(bytes: Uint8Array, flags = 0): number {
-    return drv.evl_write_xbuf(this.#xbuf as never, ptr(bytes), bytes.length, flags) as number;
+    return this.#drv.evl_write_xbuf(this.#xbuf, this.#native.addressOf(bytes), bytes.length, flags);
   }
 
   /** evl_read_xbuf into a new buffer of `n` bytes: the bytes read, or -errno. */
   read(n: number, flags = 0): Uint8Array | number {
     const buf = new Uint8Array(n);
-    const got = drv.evl_read_xbuf(this.#xbuf as never, ptr(buf), n, flags) as number;
+    const got = this.#drv.evl_read_xbuf(this.#xbuf, this.#native.addressOf(buf), n, flags);
     return got < 0 ? got : buf.subarray(0, got);
   }
 
   put(): void {
-    drv.evl_put_xbuf(Number(this.#slot[0]) as never);
+    this.#drv.evl_put_xbuf(Number(this.#slot[0]));
   }
+}
+
+/** A child process, with the parts of Bun.spawn's Subprocess the tests use, over node:child_process. */
+export interface Child {
+  readonly pid: number;
+  readonly stdout: ReadableStream<Uint8Array>;
+  readonly stderr: ReadableStream<Uint8Array>;
+  /** Its stdin, when spawned with `stdin: "pipe"`. */
+  readonly stdin: { write(bytes: Uint8Array): void; end(): void };
+  /** The exit code; 128 + the signal's number when a signal killed it. */
+  readonly exited: Promise<number>;
+  /** null while it runs. */
+  readonly exitCode: number | null;
+  /** The signal that killed it, null if it exited. */
+  readonly signalCode: string | null;
+  kill(signal?: "SIGINT" | "SIGKILL" | "SIGTERM"): void;
+}
+
+const SIGNALS: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+
+/** Start `cmd` with stdout and stderr piped; stdin "ignore" (default), "pipe", or bytes to feed it. */
+export function spawn(cmd: string[], options: { stdin?: "ignore" | "pipe" | Uint8Array } = {}): Child {
+  const stdin = options.stdin ?? "ignore";
+  const child = spawnChild(cmd[0]!, cmd.slice(1), { stdio: [stdin === "ignore" ? "ignore" : "pipe", "pipe", "pipe"] });
+  let exitCode: number | null = null;
+  let signalCode: string | null = null;
+  const exited = new Promise<number>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code, signal) => {
+      exitCode = code ?? 128 + (SIGNALS[signal ?? ""] ?? 0);
+      signalCode = signal;
+      resolve(exitCode);
+    });
+  });
+  if (stdin instanceof Uint8Array) child.stdin!.end(stdin);
+  const web = (s: Readable | null) => Readable.toWeb(s!) as unknown as ReadableStream<Uint8Array>;
+  return {
+    pid: child.pid!,
+    stdout: web(child.stdout),
+    stderr: web(child.stderr),
+    stdin: { write: (bytes) => void child.stdin!.write(bytes), end: () => void child.stdin!.end() },
+    exited,
+    get exitCode() {
+      return exitCode;
+    },
+    get signalCode() {
+      return signalCode;
+    },
+    // process.kill, not child.kill: Deno's ChildProcess.kill() records the signal it sent as the
+    // cause of death (exit event: null, "SIGINT") even when the child handled it and exited 130.
+    kill: (signal = "SIGTERM") => {
+      if (exitCode === null) process.kill(child.pid!, signal);
+    },
+  };
+}
+
+/** Run `cmd` to its end: exit code, stdout and stderr as text. */
+export function spawnSync(cmd: string[], options: { cwd?: string } = {}): { code: number; stdout: string; stderr: string } {
+  const r = spawnChildSync(cmd[0]!, cmd.slice(1), { cwd: options.cwd, encoding: "utf8", maxBuffer: 64 << 20 });
+  if (r.error) throw r.error;
+  return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * A full garbage collection, now: Bun.gc(true) under Bun; under Deno,
+ * V8's gc() (the Deno suite runs with --v8-flags=--expose-gc).
+ */
+export function gc(): void {
+  const bun = (globalThis as { Bun?: { gc(sync: boolean): void } }).Bun;
+  if (bun) return bun.gc(true);
+  const v8gc = (globalThis as { gc?: () => void }).gc;
+  if (!v8gc) throw new Error("no gc(): run Deno with --v8-flags=--expose-gc");
+  v8gc();
 }
 
 /**
@@ -103,8 +198,8 @@ export function uniqueName(what: string): string {
   return `ts-${what}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
-export function spawnPeer(args: string[]): ReturnType<typeof Bun.spawn> {
-  return Bun.spawn([PEER, ...args], { stdout: "pipe", stderr: "pipe" });
+export function spawnPeer(args: string[]): Child {
+  return spawn([PEER, ...args]);
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -119,7 +214,7 @@ export interface CFacts {
 export function cFacts(): CFacts {
   const dump = `${ROOT}zig-out/bin/dump_layout`;
   if (!existsSync(dump)) throw new Error(`${dump} is missing: run tools/zig build`);
-  const run = Bun.spawnSync([dump], { stdout: "pipe", stderr: "pipe" });
-  if (run.exitCode !== 0) throw new Error(`dump_layout failed: ${run.stderr.toString()}`);
-  return JSON.parse(run.stdout.toString()) as CFacts;
+  const run = spawnSync([dump]);
+  if (run.code !== 0) throw new Error(`dump_layout failed: ${run.stderr}`);
+  return JSON.parse(run.stdout) as CFacts;
 }
