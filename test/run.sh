@@ -33,8 +33,8 @@ suite() { # name command...
 	count "$name" "$log/$name.log" "$rc"
 }
 
-# The glibc platform packages too: test/ts/package.test.ts packs them.
-{ tools/zig build && tools/zig build packages -Dplatforms=linux-x64-gnu,linux-arm64-gnu; } || { echo "0 passed, 1 failed"; exit 1; }
+# Every platform package too: test/ts/package.test.ts packs each one it finds, so none may be stale.
+{ tools/zig build && tools/zig build packages; } || { echo "0 passed, 1 failed"; exit 1; }
 suite deps bash test/c/deps.sh
 suite c bash test/c/run.sh
 [ -n "${XBUF_SKIP_SANITIZE:-}" ] || suite sanitize bash test/c/sanitize.sh
