@@ -3,7 +3,10 @@
  *
  * 1. `$XBUF_LIBRARY`, if set (it must exist);
  * 2. in a source checkout (build.zig beside package.json, which the npm
- *    package does not ship), the checkout's `zig-out/lib/libxbuf.so`;
+ *    package does not ship), the checkout's `zig-out/lib/libxbuf.so`; when
+ *    it is not built yet and the checkout has its Zig wrapper (tools/zig,
+ *    which installs the pinned Zig inside the checkout), it is built there
+ *    and then: the source build is the fallback where the sources are;
  * 3. the npm platform package of this machine, `@xbuf/linux-<cpu>-<libc>`,
  *    an optional dependency of `xbuf`, resolved from the package. The libc is
  *    detected (what this process has mapped, else which dynamic loader the
@@ -12,6 +15,7 @@
  *
  * Else it throws, naming every path it looked at and how to override.
  */
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -85,6 +89,20 @@ export interface LibrarySearch {
   resolve?: (spec: string) => string | undefined;
   /** The node_modules folders a package is searched in, nearest first. */
   searchPaths?: (name: string) => string[];
+  /** Build a checkout's library (tools/zig build); undefined when it worked, else why not. */
+  build?: (root: string) => string | undefined;
+}
+
+/**
+ * `tools/zig build` in a checkout, its output on our stderr (it takes a
+ * while the first time: the pinned Zig is installed, then the library
+ * built). Undefined when it worked, else what failed.
+ */
+function buildCheckout(root: string): string | undefined {
+  process.stderr.write(`xbuf: ${join(root, "zig-out/lib/libxbuf.so")} is not built yet: tools/zig build\n`);
+  const run = spawnSync(join(root, "tools", "zig"), ["build"], { cwd: root, stdio: ["ignore", 2, 2] });
+  if (run.error) return `tools/zig build: ${run.error.message}`;
+  return run.status === 0 ? undefined : `tools/zig build exited with ${run.status ?? run.signal}`;
 }
 
 /** Finds libxbuf.so (see the module comment); throws with every path looked at. */
@@ -101,7 +119,13 @@ export function findLibrary(search: LibrarySearch = {}): string {
   if (checkout) {
     const built = join(root, "zig-out", "lib", "libxbuf.so");
     if (exists(built)) return built;
-    looked.push(`${built} (a source checkout: build it with tools/zig build, or bash tools/install.sh)`);
+    let why = "";
+    if (exists(join(root, "tools", "zig"))) {
+      const failed = (search.build ?? buildCheckout)(root);
+      if (!failed && exists(built)) return built;
+      why = `; ${failed ?? "tools/zig build made no library"}`;
+    }
+    looked.push(`${built} (a source checkout: build it with tools/zig build, or bash tools/install.sh${why})`);
   }
   const platform = search.platform ?? process.platform;
   const arch = search.arch ?? process.arch;

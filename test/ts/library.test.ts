@@ -91,6 +91,22 @@ describe("findLibrary", () => {
     expect(findLibrary({ env: undefined })).toBe(`${ROOT}zig-out/lib/libxbuf.so`);
   });
 
+  test("a checkout with its Zig wrapper builds the library it lacks (the source build), once, and says why when that fails", () => {
+    const checkout = join(tmp, "checkout-zig");
+    file(join(checkout, "package.json"), JSON.stringify({ name: "xbuf" }));
+    file(join(checkout, "build.zig"));
+    file(join(checkout, "tools/zig"));
+    const where = { env: undefined, root: checkout, platform: "linux", arch: "x64", libc: "glibc" as const };
+    const builds: string[] = [];
+    expect(() => findLibrary({ ...where, build: (root) => (builds.push(root), "tools/zig build exited with 1") })).toThrow(
+      /a source checkout: build it with tools\/zig build, or bash tools\/install\.sh; tools\/zig build exited with 1/,
+    );
+    const lib = join(checkout, "zig-out/lib/libxbuf.so");
+    expect(findLibrary({ ...where, build: (root) => (builds.push(root), file(lib), undefined) })).toBe(lib);
+    expect(findLibrary({ ...where, build: () => "must not build again" })).toBe(lib);
+    expect(builds).toEqual([checkout, checkout]);
+  });
+
   test("fails naming each path it looked for and how to override", () => {
     const bare = join(tmp, "bare", "node_modules", "xbuf");
     file(join(bare, "package.json"), JSON.stringify({ name: "xbuf" }));
