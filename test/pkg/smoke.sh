@@ -102,6 +102,8 @@ EOF
 want='true {"fill":5,"size":4096}'
 which=$W/which.mjs
 echo 'import { libraryPath } from "xbuf"; console.log(libraryPath());' >"$which"
+cli=$W/cli.mjs
+echo 'import { main } from "xbuf/cli"; process.exitCode = await main(process.argv.slice(2));' >"$cli"
 sandbox() { # dir command...: run in dir with the sandbox PATH, no XBUF_LIBRARY
 	local dir=$1
 	shift
@@ -117,7 +119,7 @@ for tool in npm bun; do
   "dependencies": { "xbuf": "file:$W/tgz/xbuf-$VERSION.tgz" },
   "optionalDependencies": { $deps } }
 EOF
-	cp "$example" "$which" "$app/"
+	cp "$example" "$which" "$cli" "$app/"
 	case $tool in
 	npm) sandbox "$app" npm install --offline --no-audit --no-fund --loglevel=error --cache "$W/npm-cache" >"$W/install-$tool.log" 2>&1 ;;
 	bun) sandbox "$app" bun install --no-save >"$W/install-$tool.log" 2>&1 ;;
@@ -138,6 +140,9 @@ EOF
 		[ "$out" = "$want" ] && ok "$tool install, deno example.ts: $out" || { echo "$out" >"$W/run.log"; ko "$tool install, deno run example.ts: want '$want'" "$W/run.log"; }
 		lib=$(sandbox "$app" timeout 60 deno run -A which.mjs 2>&1)
 		[ "$lib" = "$app/node_modules/@xbuf/$host/libxbuf.so" ] && ok "$tool install, deno loads $host" || ko "$tool install, deno loads '$lib', want @xbuf/$host"
+		# The CLI from the package, under Deno: its deno condition is the built JS.
+		out=$(sandbox "$app" timeout 60 deno run -A cli.mjs ls 2>&1)
+		[ "$(echo "$out" | head -n 1)" = "NAME  BACKEND  INBOUND  OUTBOUND" ] && ok "$tool install, deno: xbuf/cli ls" || { echo "$out" >"$W/run.log"; ko "$tool install, deno: xbuf/cli ls" "$W/run.log"; }
 	fi
 done
 # No package for this machine: the error names the paths and XBUF_LIBRARY.
