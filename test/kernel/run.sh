@@ -102,7 +102,7 @@ SRC=$WORK/src
 rm -rf "$SRC" && mkdir -p "$SRC"
 cp -a "$ROOT/kmod" "$SRC/kmod" && cp -a "$ROOT/include" "$SRC/include"
 (cd "$SRC/kmod" && make -s clean KDIR="$KDIR" >/dev/null 2>&1)
-make -C "$SRC/kmod" KDIR="$KDIR" W=1 -j2 >"$WORK/build.log" 2>&1
+make -C "$SRC/kmod" KDIR="$KDIR" XBUF_SELFTEST=1 W=1 -j2 >"$WORK/build.log" 2>&1
 rc=$?
 if [ $rc -ne 0 ] || grep -E 'warning:|error:' "$WORK/build.log" | grep -E "$SRC/(kmod|csrc)" >/dev/null; then
 	grep -E 'warning:|error:' "$WORK/build.log" | head -40
@@ -111,7 +111,7 @@ fi
 pass build-W1
 if command -v sparse >/dev/null; then
 	(cd "$SRC/kmod" && make -s clean KDIR="$KDIR" >/dev/null 2>&1)
-	make -C "$SRC/kmod" KDIR="$KDIR" W=1 C=2 CHECK=sparse -j2 >"$WORK/sparse.log" 2>&1
+	make -C "$SRC/kmod" KDIR="$KDIR" XBUF_SELFTEST=1 W=1 C=2 CHECK=sparse -j2 >"$WORK/sparse.log" 2>&1
 	rc=$?
 	if [ $rc -ne 0 ] || grep -E "$SRC/(kmod|csrc)[^:]*:[0-9]+:[0-9]+: (warning|error)" "$WORK/sparse.log" >/dev/null; then
 		grep -E "(warning|error)" "$WORK/sparse.log" | head -40
