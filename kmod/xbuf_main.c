@@ -446,7 +446,7 @@ static int xbk_may_open(const struct evl_xbuf *xbuf, const struct file *filp)
 static int xbk_chr_open(struct inode *inode, struct file *filp)
 {
 	unsigned int minor = iminor(inode);
-	struct timespec64 ctime = xbk_inode_ctime(inode);
+	struct timespec64 ctime = xbk_inode_ctime(inode), created;
 	struct evl_xbuf *xbuf;
 	struct xbk_file *xf;
 	int ret;
@@ -462,8 +462,11 @@ static int xbk_chr_open(struct inode *inode, struct file *filp)
 
 	mutex_lock(&xbk_lock);
 	xbuf = xa_load(&xbk_ids, minor);
+	/* At the granularity of the inode's file system (a bind-mounted node). */
+	if (xbuf)
+		created = timestamp_truncate(xbuf->created, inode);
 	if (!xbuf || !xbuf->public || !xbuf->ready ||
-	    timespec64_compare(&ctime, &xbuf->created) < 0 ||
+	    timespec64_compare(&ctime, &created) < 0 ||
 	    !kref_get_unless_zero(&xbuf->ref)) {
 		mutex_unlock(&xbk_lock);
 		kfree(xf);
