@@ -131,8 +131,9 @@ for m in xbuf xbuf_latmus xbuf_selftest; do
 done
 
 # 3b. DKMS. The headers are the guest kernel's, not the host's running
-# one: -k $KVER (install.sh --kernel). Nothing outside $WORK is touched
-# but dkms's own signing key in /var/lib/dkms.
+# one: -k $KVER (install.sh --kernel). Outside $WORK, dkms only makes its
+# signing key (/var/lib/dkms/mok.*) and runs depmod for $KVER (the index
+# files of /lib/modules/$KVER, a kernel this host does not run).
 DK=$WORK/dkms
 rm -rf "$DK" && mkdir -p "$DK/tree" "$DK/src" "$DK/inst/$KVER" "$DK/root" "$DK/ko"
 DKMS_ARGS="--dkmstree $DK/tree --sourcetree $DK/src --installtree $DK/inst" DESTDIR=$DK/root \
