@@ -251,7 +251,7 @@ static int latmus_start_kernel(struct xbuf_latmus *lm, int efd, const struct xbu
 		return ret;
 	}
 	lm->policy = XBUF_LATMUS_POLICY_KERNEL;
-	lm->priority = p && p->context == XBUF_LATMUS_CTX_KTHREAD ? p->priority : 0;
+	lm->priority = p && p->context == XBUF_LATMUS_CTX_KTHREAD ? 50 : 0;	/* sched_set_fifo(): MAX_RT_PRIO / 2 */
 	if (!p || p->context == XBUF_LATMUS_CTX_IRQ)
 		lm->cpu = p ? p->cpu : -1;
 	return 0;

@@ -532,23 +532,22 @@ static inline int xbuf_latmus_out_finish(struct xbuf_latmus_out *o, int error)
 
 	if (!o->framed)
 		return 1;		/* bare records: a partial interval is not sent */
-	switch (o->fin) {
-	case 0:
+	if (o->fin == 0) {
 		if (o->acc.samples && (ret = xbuf_latmus_out_interval(o, 1)) <= 0)
 			return ret;
 		o->fin = 1;
-		/* fall through */
-	case 1:
+	}
+	if (o->fin == 1) {
 		if ((ret = xbuf_latmus_out_hist(o)) <= 0)
 			return ret;
 		o->fin = 2;
-		/* fall through */
-	case 2:
+	}
+	if (o->fin == 2) {
 		if (o->stage && (ret = xbuf_latmus_out_samples(o, 1)) <= 0)
 			return ret;
 		o->fin = 3;
-		/* fall through */
-	case 3:
+	}
+	if (o->fin == 3) {
 		e = (struct xbuf_latmus_end *)(o->frame + sizeof(struct xbuf_latmus_frame));
 		e->samples = __cpu_to_le64(o->samples);
 		e->overruns = __cpu_to_le64(o->overruns);
@@ -563,10 +562,8 @@ static inline int xbuf_latmus_out_finish(struct xbuf_latmus_out *o, int error)
 		if (ret <= 0)
 			return ret;
 		o->fin = 4;
-		/* fall through */
-	default:
-		return 1;
 	}
+	return 1;
 }
 
 #endif /* XBUF_LATMUS_EMITTER */
