@@ -167,10 +167,15 @@ export function intervalJson(stats: LatmusStats, partial = false): string {
 }
 
 /** The histogram and its percentiles, for the JSON summary. */
-export function histogramJson(hist: LatmusHistogram, worstNs: number) {
+export interface HistogramJson {
+  histogram: { cell_us: 1; cells: number; counts: number[]; outliers: number; total: number };
+  percentiles: { p50_ns: number | null; p99_ns: number | null; p99_9_ns: number | null; max_ns: number | null };
+}
+
+export function histogramJson(hist: LatmusHistogram, worstNs: number): HistogramJson {
   const p = hist.percentiles(worstNs);
   return {
-    histogram: { cell_us: 1, cells: hist.cells, counts: Array.from(hist.counts.subarray(0, hist.cells)), outliers: hist.outliers, total: hist.total },
+    histogram: { cell_us: 1 as const, cells: hist.cells, counts: Array.from(hist.counts.subarray(0, hist.cells)), outliers: hist.outliers, total: hist.total },
     percentiles: { p50_ns: int(p.p50), p99_ns: int(p.p99), p99_9_ns: int(p.p999), max_ns: int(p.max) },
   };
 }
