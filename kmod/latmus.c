@@ -78,8 +78,11 @@ static int xbk_latmus_framed(struct xbk_latmus_session *s, s64 lat, u64 missed)
 		WRITE_ONCE(s->finished, 1);
 		return 1;
 	}
-	if (s->fake_count)
+	if (s->fake_count) {
+		/* Deterministic: the table says the latency, and so the periods missed (as in user space). */
 		lat = s->fake[s->out.samples % s->fake_count];
+		missed = div64_u64((u64)lat, (u64)ktime_to_ns(s->period));
+	}
 	s->done += missed + 1;
 	ret = xbuf_latmus_out_sample(&s->out, lat, missed);
 	xbk_latmus_publish(s);
