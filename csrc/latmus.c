@@ -8,7 +8,10 @@
  *
  * The sampler never blocks on the ring: a record that does not fit is
  * dropped and counted (O_NONBLOCK), so a slow reader cannot disturb the
- * timing being measured.
+ * timing being measured. A framed session (xbuf_latmus_run) also sends the
+ * per-sample histogram and the raw samples, which are never dropped: they
+ * wait in the sampler until they fit (xbuf_latmus_out_* of xbuf/kernel.h,
+ * the module's emitter too).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,9 +26,14 @@
 #include <time.h>
 #include <unistd.h>
 #include "xbuf/latmus.h"
+#define XBUF_LATMUS_EMITTER	/* the framed emitter of xbuf/kernel.h, the module's too */
+#include "xbuf/kernel.h"
 
 #define NSEC_PER_SEC	1000000000LL
 #define NSEC_PER_USEC	1000LL
+
+/* Raw samples the user sampler can hold while the ring is full: 1.3 s at 10 us. */
+#define XB_LATMUS_STAGE		(1u << 17)
 
 struct xbuf_latmus {
 	int kfd;			/* kernel session: /dev/xbuf/latmus; -1: our thread */
@@ -36,8 +44,13 @@ struct xbuf_latmus {
 	uint32_t per_interval;		/* periods covered by one record */
 	unsigned int period_us, interval_us;
 	int policy, priority, cpu;
+	uint64_t periods;		/* stop after that many; 0: never */
+	unsigned int *fake;		/* deterministic mode: a copy of the table */
+	unsigned int fake_count;
+	struct xbuf_latmus_out out;	/* the sampler thread's only */
 	/* Written by the sampler, read by anyone: atomics. */
-	int stop;
+	int stop;			/* at once, nothing more is sent */
+	int finish;			/* stop sampling, send what is pending and END */
 	int running;
 	int error;
 	uint64_t records, dropped, samples, overruns;
@@ -55,40 +68,23 @@ static struct timespec ns_ts(int64_t ns)
 	return ts;
 }
 
-static void count(uint64_t *counter, uint64_t n)
+/* What the sampler counted, for xbuf_latmus_info() from any thread. */
+static void publish(struct xbuf_latmus *lm)
 {
-	__atomic_fetch_add(counter, n, __ATOMIC_RELAXED);
-}
-
-/* Send the interval's record; false when the ring is unusable (error set). */
-static bool latmus_emit(struct xbuf_latmus *lm, struct xbuf_latmus_acc *a)
-{
-	struct xbuf_latmus_record rec;
-	ssize_t ret;
-
-	xbuf_latmus_acc_record(a, &rec);
-	ret = evl_write_xbuf(lm->xbuf, &rec, sizeof(rec), O_NONBLOCK);
-	xbuf_latmus_acc_reset(a);
-	if (ret == (ssize_t)sizeof(rec)) {
-		count(&lm->records, 1);
-		return true;
-	}
-	if (ret == -EAGAIN) {
-		/* The reader is behind: losing a record beats stalling the timer. */
-		count(&lm->dropped, 1);
-		return true;
-	}
-	/* Records are written whole or not at all: anything else is fatal. */
-	__atomic_store_n(&lm->error, ret < 0 ? (int)ret : -EIO, __ATOMIC_RELAXED);
-	return false;
+	__atomic_store_n(&lm->records, lm->out.records, __ATOMIC_RELAXED);
+	__atomic_store_n(&lm->dropped, lm->out.dropped, __ATOMIC_RELAXED);
+	__atomic_store_n(&lm->samples, lm->out.samples, __ATOMIC_RELAXED);
+	__atomic_store_n(&lm->overruns, lm->out.overruns, __ATOMIC_RELAXED);
 }
 
 static void *latmus_sampler(void *arg)
 {
 	struct xbuf_latmus *lm = arg;
-	struct xbuf_latmus_acc acc;
+	struct xbuf_latmus_out *o = &lm->out;
 	struct timespec now, next_ts;
+	uint64_t done = 0;
 	int64_t next;
+	int err = 0, ret;
 
 	/*
 	 * Pinned by the thread itself, before its first sample: musl has no
@@ -106,41 +102,62 @@ static void *latmus_sampler(void *arg)
 			return NULL;
 		}
 	}
-	xbuf_latmus_acc_reset(&acc);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	next = ts_ns(&now) + lm->period_ns;	/* the first interval counts from here */
 
-	while (!__atomic_load_n(&lm->stop, __ATOMIC_ACQUIRE)) {
+	while (!__atomic_load_n(&lm->stop, __ATOMIC_ACQUIRE) &&
+	       !__atomic_load_n(&lm->finish, __ATOMIC_ACQUIRE) &&
+	       !(lm->periods && done >= lm->periods)) {
 		int64_t lat, missed;
-		int ret;
 
 		next_ts = ns_ts(next);
 		ret = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next_ts, NULL);
 		if (ret == EINTR)
 			continue;	/* a signal handler ran: the deadline still stands */
 		if (ret) {
-			__atomic_store_n(&lm->error, -ret, __ATOMIC_RELAXED);
+			err = -ret;
 			break;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
 
 		/* Never negative: an absolute sleep does not return early. */
 		lat = ts_ns(&now) - next;
+		if (lm->fake_count)
+			lat = lm->fake[o->samples % lm->fake_count];
 		missed = lat / lm->period_ns;
 		next += (missed + 1) * lm->period_ns;
-
-		count(&lm->samples, 1);
-		count(&lm->overruns, (uint64_t)missed);
+		done += (uint64_t)missed + 1;
 
 		/*
-		 * The shared rule: the latency saturates at s32, missed periods
-		 * go to the record being filled even past the interval's end,
-		 * and the record is due once samples + overruns cover it.
+		 * The shared rule (xbuf/kernel.h): the latency saturates at s32,
+		 * missed periods go to the record being filled even past the
+		 * interval's end, the record is due once samples + overruns
+		 * cover it; the histogram and the raw samples are never dropped.
 		 */
-		if (xbuf_latmus_acc_add(&acc, lat, (uint64_t)missed, lm->per_interval) &&
-		    !latmus_emit(lm, &acc))
-			break;
+		ret = xbuf_latmus_out_sample(o, lat, (uint64_t)missed);
+		publish(lm);
+		if (ret < 0) {
+			/* Frames are written whole or not at all: anything else is fatal. */
+			__atomic_store_n(&lm->error, ret, __ATOMIC_RELAXED);
+			__atomic_store_n(&lm->running, 0, __ATOMIC_RELEASE);
+			return NULL;
+		}
 	}
+	if (err)
+		__atomic_store_n(&lm->error, err, __ATOMIC_RELAXED);
+	/* The end: wait for room as long as the reader drains, unless stopped. */
+	while (!__atomic_load_n(&lm->stop, __ATOMIC_ACQUIRE)) {
+		struct timespec ms = { 0, 1000000 };
+
+		ret = xbuf_latmus_out_finish(o, err);
+		if (ret) {
+			if (ret < 0)
+				__atomic_store_n(&lm->error, ret, __ATOMIC_RELAXED);
+			break;
+		}
+		nanosleep(&ms, NULL);
+	}
+	publish(lm);
 	__atomic_store_n(&lm->running, 0, __ATOMIC_RELEASE);
 	return NULL;
 }
@@ -196,78 +213,200 @@ out:
 }
 
 /* A kernel element: the companion module samples; we only start it. */
-static int latmus_start_kernel(struct xbuf_latmus *lm, int efd)
+static int latmus_start_kernel(struct xbuf_latmus *lm, int efd, const struct xbuf_latmus_params *p)
 {
-	struct xbuf_latmus_req req = {
-		.xbuf_fd = efd,
-		.period_us = lm->period_us,
-		.interval_us = lm->interval_us,
-	};
 	int ret;
 
 	lm->kfd = open(XBUF_KDEV_LATMUS, O_RDWR | O_CLOEXEC);
 	if (lm->kfd < 0)
 		return errno == ENOENT ? -ENODEV : -errno;
-	if (ioctl(lm->kfd, XBUF_LATMUS_IOC_START, &req) < 0) {
-		ret = -errno;
+	if (!p) {
+		struct xbuf_latmus_req req = {
+			.xbuf_fd = efd,
+			.period_us = lm->period_us,
+			.interval_us = lm->interval_us,
+		};
+
+		ret = ioctl(lm->kfd, XBUF_LATMUS_IOC_START, &req);
+	} else {
+		struct xbuf_latmus_setup setup = {
+			.xbuf_fd = efd,
+			.period_us = p->period_us,
+			.interval_us = p->interval_us,
+			.context = p->context,
+			.cpu = p->cpu,
+			.priority = (uint32_t)p->priority,
+			.hcells = p->hcells,
+			.flags = p->flags,
+			.periods = p->periods,
+			.fake_ptr = (uint64_t)(uintptr_t)p->fake_ns,
+			.fake_count = p->fake_count,
+		};
+
+		ret = ioctl(lm->kfd, XBUF_LATMUS_IOC_SETUP, &setup);
+	}
+	if (ret < 0) {
+		ret = errno == ENOTTY ? -EOPNOTSUPP : -errno;	/* a module without SETUP */
 		close(lm->kfd);
 		return ret;
 	}
 	lm->policy = XBUF_LATMUS_POLICY_KERNEL;
-	lm->priority = 0;
-	lm->cpu = -1;
+	lm->priority = p && p->context == XBUF_LATMUS_CTX_KTHREAD ? 50 : 0;	/* sched_set_fifo(): MAX_RT_PRIO / 2 */
+	if (!p || p->context == XBUF_LATMUS_CTX_IRQ)
+		lm->cpu = p ? p->cpu : -1;
 	return 0;
 }
 
-int xbuf_latmus_start(int efd, unsigned int period_us, unsigned int interval_us,
-		      int cpu, int priority, struct xbuf_latmus **out)
+static void latmus_free(struct xbuf_latmus *lm)
 {
+	free(lm->out.hist);
+	free(lm->out.stage);
+	free(lm->out.frame);
+	free(lm->fake);
+	free(lm);
+}
+
+static int latmus_new(int efd, const struct xbuf_latmus_params *p, struct xbuf_latmus **out)
+{
+	bool kernel = xbuf_backend(efd) == XBUF_BACKEND_KERNEL;
 	struct xbuf_latmus *lm;
 	int ret;
 
-	if (!out || !period_us || period_us > XBUF_LATMUS_MAX_PERIOD_US ||
-	    interval_us < period_us || priority < 0 || priority > 99)
+	if (!out || !p->period_us || p->period_us > XBUF_LATMUS_MAX_PERIOD_US ||
+	    p->interval_us < p->period_us || p->priority < 0 || p->priority > 99 ||
+	    p->hcells > XBUF_LATMUS_HCELLS_MAX || p->fake_count > XBUF_LATMUS_FAKE_MAX ||
+	    (p->fake_count && !p->fake_ns) || (p->flags & ~XBUF_LATMUS_SAMPLES) ||
+	    p->context > XBUF_LATMUS_CTX_KTHREAD)
 		return -EINVAL;
-	if (cpu != -1 && !cpu_allowed(cpu))
+	if (p->cpu != -1 && !cpu_allowed(p->cpu))
 		return -EINVAL;
 
 	lm = calloc(1, sizeof(*lm));
 	if (!lm)
 		return -ENOMEM;
-	lm->period_us = period_us;
-	lm->period_ns = (int64_t)period_us * NSEC_PER_USEC;
-	lm->per_interval = interval_us / period_us;
-	lm->interval_us = lm->per_interval * period_us;
-	lm->cpu = cpu;
-	lm->priority = priority;
+	lm->period_us = p->period_us;
+	lm->period_ns = (int64_t)p->period_us * NSEC_PER_USEC;
+	lm->per_interval = p->interval_us / p->period_us;
+	lm->interval_us = lm->per_interval * p->period_us;
+	lm->cpu = p->cpu;
+	lm->priority = p->priority;
 	lm->policy = SCHED_OTHER;
+	lm->periods = p->periods;
 	lm->running = 1;
 	lm->kfd = -1;
-
-	if (xbuf_backend(efd) == XBUF_BACKEND_KERNEL) {
-		ret = latmus_start_kernel(lm, efd);
-		if (ret)
-			goto fail_free;
-		*out = lm;
+	*out = lm;
+	if (kernel)
 		return 0;
+
+	lm->out.per_interval = lm->per_interval;
+	lm->out.hcells = p->hcells;
+	lm->out.frame = malloc(XBUF_LATMUS_FRAME_MAX);
+	ret = -ENOMEM;
+	if (!lm->out.frame)
+		goto fail;
+	if (p->hcells && !(lm->out.hist = calloc(p->hcells + 1, sizeof(uint32_t))))
+		goto fail;
+	if (p->flags & XBUF_LATMUS_SAMPLES) {
+		lm->out.stage = malloc(XB_LATMUS_STAGE * sizeof(uint32_t));
+		if (!lm->out.stage)
+			goto fail;
+		lm->out.stage_cap = XB_LATMUS_STAGE;
 	}
+	if (p->fake_count) {
+		lm->fake = malloc(p->fake_count * sizeof(unsigned int));
+		if (!lm->fake)
+			goto fail;
+		memcpy(lm->fake, p->fake_ns, p->fake_count * sizeof(unsigned int));
+		lm->fake_count = p->fake_count;
+	}
+	return 0;
+fail:
+	latmus_free(lm);
+	*out = NULL;
+	return ret;
+}
+
+/* The user-space thread on a user-space element (framed: the frames of a run). */
+static int latmus_start_user(struct xbuf_latmus *lm, int efd, bool framed)
+{
+	int ret;
+
 	lm->xbuf = evl_get_xbuf(efd, &lm->efile);
-	if (!lm->xbuf) {
-		ret = -EBADF;
-		goto fail_free;
-	}
+	if (!lm->xbuf)
+		return -EBADF;
+	lm->out.xbuf = lm->xbuf;
+	lm->out.framed = framed;
+	xbuf_latmus_out_init(&lm->out);
 	ret = latmus_spawn(lm);
 	if (ret)
-		goto fail_put;
+		evl_put_xbuf(lm->efile);
+	return ret;
+}
 
+int xbuf_latmus_start(int efd, unsigned int period_us, unsigned int interval_us,
+		      int cpu, int priority, struct xbuf_latmus **out)
+{
+	struct xbuf_latmus_params p = {
+		.period_us = period_us, .interval_us = interval_us, .cpu = cpu, .priority = priority,
+	};
+	struct xbuf_latmus *lm;
+	int ret;
+
+	ret = latmus_new(efd, &p, &lm);
+	if (ret)
+		return ret;
+	if (xbuf_backend(efd) == XBUF_BACKEND_KERNEL)
+		ret = latmus_start_kernel(lm, efd, NULL);
+	else
+		ret = latmus_start_user(lm, efd, false);
+	if (ret) {
+		latmus_free(lm);
+		return ret;
+	}
 	*out = lm;
 	return 0;
+}
 
-fail_put:
-	evl_put_xbuf(lm->efile);
-fail_free:
-	free(lm);
-	return ret;
+int xbuf_latmus_run(int efd, const struct xbuf_latmus_params *p, struct xbuf_latmus **out)
+{
+	struct xbuf_latmus *lm;
+	bool kernel;
+	int ret;
+
+	if (!p || !out)
+		return -EINVAL;
+	kernel = xbuf_backend(efd) == XBUF_BACKEND_KERNEL;
+	{
+		struct xbuf_rings r;
+
+		ret = xbuf_rings(efd, &r);
+		if (ret)
+			return ret;
+		if (r.isize < XBUF_LATMUS_FRAME_MAX)
+			return -EINVAL;		/* the largest frame must fit */
+	}
+	if (kernel != (p->context != XBUF_LATMUS_CTX_USER))
+		return xbuf_backend(efd) < 0 ? -EBADF : -EINVAL;	/* the context picks the backend */
+	ret = latmus_new(efd, p, &lm);
+	if (ret)
+		return ret;
+	ret = kernel ? latmus_start_kernel(lm, efd, p) : latmus_start_user(lm, efd, true);
+	if (ret) {
+		latmus_free(lm);
+		return ret;
+	}
+	*out = lm;
+	return 0;
+}
+
+int xbuf_latmus_finish(struct xbuf_latmus *lm)
+{
+	if (!lm)
+		return -EINVAL;
+	if (lm->kfd >= 0)
+		return ioctl(lm->kfd, XBUF_LATMUS_IOC_FINISH) < 0 ? -errno : 0;
+	__atomic_store_n(&lm->finish, 1, __ATOMIC_RELEASE);
+	return 0;
 }
 
 int xbuf_latmus_info(struct xbuf_latmus *lm, struct xbuf_latmus_info *info)
@@ -313,7 +452,7 @@ int xbuf_latmus_stop(struct xbuf_latmus *lm, struct xbuf_latmus_info *last)
 		if (last)
 			last->running = 0;
 		close(lm->kfd);
-		free(lm);
+		latmus_free(lm);
 		return 0;
 	}
 	__atomic_store_n(&lm->stop, 1, __ATOMIC_RELEASE);
@@ -324,6 +463,6 @@ int xbuf_latmus_stop(struct xbuf_latmus *lm, struct xbuf_latmus_info *last)
 	evl_put_xbuf(lm->efile);
 	if (last)
 		xbuf_latmus_info(lm, last);
-	free(lm);
+	latmus_free(lm);
 	return 0;
 }

@@ -107,6 +107,35 @@ export const LatmusRecord: RecordLayout<{ sum_lat: "u64"; min_lat: "s32"; max_la
   { packed: true },
 );
 
+/**
+ * struct xbuf_latmus_params: xbuf_latmus_run()'s in-parameter (include/xbuf/latmus.h).
+ * fake_ns is a pointer (u64 on the 64-bit ABI).
+ */
+export const XbufLatmusParams = defineRecord({
+  period_us: "u32",
+  interval_us: "u32",
+  cpu: "i32",
+  priority: "i32",
+  context: "u32",
+  hcells: "u32",
+  flags: "u32",
+  fake_count: "u32",
+  periods: "u64",
+  fake_ns: "u64",
+});
+
+/** struct xbuf_latmus_frame: the header of every frame of a framed latmus stream (packed, 8 bytes). */
+export const LatmusFrame = defineRecord({ type: "u16", flags: "u16", size: "u32" }, { packed: true });
+
+/** struct xbuf_latmus_hist_cell: one { cell, count } pair of a HIST frame. */
+export const LatmusHistCell = defineRecord({ cell: "u32", count: "u32" }, { packed: true });
+
+/** struct xbuf_latmus_end: the payload of the END frame (packed, 48 bytes). */
+export const LatmusEnd = defineRecord(
+  { samples: "u64", overruns: "u64", records: "u64", dropped: "u64", lost: "u64", error: "i32", __pad: "u32" },
+  { packed: true },
+);
+
 /** Every layout above by its C struct name (what test/c/dump_layout.c prints). */
 export const C_STRUCTS: { readonly [cName: string]: RecordLayout<Record<string, FieldType>> } = {
   xbuf_shm_ring_info: XbufShmRingInfo,
@@ -116,4 +145,8 @@ export const C_STRUCTS: { readonly [cName: string]: RecordLayout<Record<string, 
   xbuf_stat: XbufStat,
   xbuf_latmus_info: XbufLatmusInfo,
   xbuf_latmus_record: LatmusRecord,
+  xbuf_latmus_params: XbufLatmusParams,
+  xbuf_latmus_frame: LatmusFrame,
+  xbuf_latmus_hist_cell: LatmusHistCell,
+  xbuf_latmus_end: LatmusEnd,
 };

@@ -240,6 +240,138 @@ static inline void xbuf_latmus_acc_record(const struct xbuf_latmus_acc *a,
 	rec->samples = __cpu_to_le32(a->samples);
 }
 
+/*
+ * The per-sample histogram of both samplers, as EVL's latmus driver keeps
+ * it: 1 µs cells, cell i counts the latencies in [i, i + 1) µs (a
+ * negative latency counts in cell 0), cell `cells` counts the outliers
+ * (>= cells µs). cells is 1..XBUF_LATMUS_HCELLS_MAX, EVL's -H.
+ */
+#define XBUF_LATMUS_HCELLS_DEFAULT	200
+#define XBUF_LATMUS_HCELLS_MAX		1000
+
+static inline __u32 xbuf_latmus_cell(__s64 lat, __u32 cells)
+{
+	__u32 us;
+
+	if (lat <= 0)
+		return 0;
+	if (lat > 0x7fffffff)
+		lat = 0x7fffffff;
+	us = (__u32)lat / 1000u;	/* a 32-bit division: no div64 in the kernel */
+	return us < cells ? us : cells;
+}
+
+/*
+ * Framed stream (XBUF_LATMUS_IOC_SETUP, xbuf_latmus_run()): the inbound
+ * ring carries frames, each written whole or not at all, each starting
+ * with this 8-byte header; `size` covers the header and the payload and
+ * is a multiple of 4. Frames of an unknown type are skipped by size.
+ *
+ *   INTERVAL  struct xbuf_latmus_record (24 bytes): one reporting interval,
+ *             dropped and counted when the ring is full (as the bare
+ *             records of XBUF_LATMUS_IOC_START). flags: XBUF_LATMUS_FF_PARTIAL
+ *             on the last one, which covers less than an interval.
+ *   HIST      __le32 cells, __le32 n, then n x { __le32 cell, __le32 count }:
+ *             counts to add to the histogram (cell == cells: outliers),
+ *             since the last HIST frame that went through. Never dropped:
+ *             a HIST frame that does not fit stays pending and the next
+ *             samples add to it.
+ *   SAMPLES   n x __le32: every latency, ns (0 for a negative one,
+ *             saturated at 2^32 - 1), in order. Never dropped: samples
+ *             wait in the sampler's staging area until they fit; only
+ *             when that area is full too is a sample lost, and counted.
+ *   END       struct xbuf_latmus_end: the last frame, once everything
+ *             above went through; the sampler writes nothing after it.
+ */
+struct xbuf_latmus_frame {
+	__le16 type;
+	__le16 flags;
+	__le32 size;
+} __attribute__((packed));
+
+#define XBUF_LATMUS_F_INTERVAL	1
+#define XBUF_LATMUS_F_HIST	2
+#define XBUF_LATMUS_F_SAMPLES	3
+#define XBUF_LATMUS_F_END	4
+
+#define XBUF_LATMUS_FF_PARTIAL	0x1
+
+struct xbuf_latmus_hist_cell {
+	__le32 cell;
+	__le32 count;
+} __attribute__((packed));
+
+struct xbuf_latmus_end {		/* the run's totals, as the sampler counted them */
+	__le64 samples;			/* wake-ups measured (= histogram total) */
+	__le64 overruns;		/* periods missed */
+	__le64 records;			/* INTERVAL frames written */
+	__le64 dropped;			/* INTERVAL frames that did not fit */
+	__le64 lost;			/* raw samples lost (staging area full); 0 without SAMPLES */
+	__le32 error;			/* signed: 0, or the -errno that ended the run */
+	__u32 __pad;
+} __attribute__((packed));
+
+/* Raw samples per SAMPLES frame, and the largest frame (a full HIST). */
+#define XBUF_LATMUS_CHUNK	1024u
+#define XBUF_LATMUS_FRAME_MAX	(sizeof(struct xbuf_latmus_frame) + 8 + \
+				 (XBUF_LATMUS_HCELLS_MAX + 1) * sizeof(struct xbuf_latmus_hist_cell))
+
+/* Contexts of the sampler (EVL's --user, --irq, --kernel). */
+#define XBUF_LATMUS_CTX_USER	0	/* a user-space thread (csrc/latmus.c) */
+#define XBUF_LATMUS_CTX_IRQ	1	/* the module's hrtimer handler, hard IRQ */
+#define XBUF_LATMUS_CTX_KTHREAD	2	/* a kernel thread the module's timer wakes */
+
+/* setup.flags */
+#define XBUF_LATMUS_SAMPLES	0x1	/* stream every raw sample (SAMPLES frames) */
+
+/*
+ * XBUF_LATMUS_IOC_SETUP on /dev/xbuf/latmus: START's framed successor.
+ * context IRQ or KTHREAD; cpu -1 or the CPU to sample on; priority of the
+ * kernel thread (SCHED_FIFO 1..99); hcells 0 (no HIST frames) or 1..1000;
+ * periods: stop by itself after that many periods (0: until FINISH or
+ * STOP); fake: test mode, the latency of sample i is fake[i % fake_count]
+ * ns instead of the clock's (fake_count <= XBUF_LATMUS_FAKE_MAX, 0: off).
+ * FINISH: stop sampling, send what is pending, then END, and stop; returns
+ * at once (STATS.running drops to 0 once END is written). STOP: at once,
+ * whatever is pending is not sent.
+ */
+#define XBUF_LATMUS_FAKE_MAX	4096
+struct xbuf_latmus_setup {
+	__s32 xbuf_fd;
+	__u32 period_us;
+	__u32 interval_us;
+	__u32 context;
+	__s32 cpu;
+	__u32 priority;
+	__u32 hcells;
+	__u32 flags;
+	__u64 periods;
+	__u64 fake_ptr;			/* user pointer to __u32[fake_count] */
+	__u32 fake_count;
+	__u32 __pad;
+};
+
+/*
+ * The framed emitter both samplers share: define XBUF_LATMUS_EMITTER
+ * after declaring evl_write_xbuf() (xbuf.h in user space, evl/xbuf.h in
+ * the kernel) and O_NONBLOCK. The caller allocates hist ([hcells + 1]),
+ * stage (stage_cap entries, or NULL) and frame (XBUF_LATMUS_FRAME_MAX).
+ * framed 0: the bare records of XBUF_LATMUS_IOC_START, nothing else.
+ */
+struct xbuf_latmus_out {
+	struct evl_xbuf *xbuf;
+	__u32 per_interval, hcells, framed;
+	struct xbuf_latmus_acc acc;
+	__u32 *hist;			/* pending HIST counts */
+	__u32 hist_pending;		/* samples in them */
+	__u32 *stage;			/* raw samples not yet sent: a ring */
+	__u32 stage_cap, stage_head, stage_len;
+	__u8 *frame;
+	int fin;			/* final flush: the step reached */
+	__u64 samples, overruns, records, dropped, lost;
+};
+
+
 struct xbuf_latmus_stats {
 	__u64 records;			/* records written */
 	__u64 dropped;			/* records that did not fit */
@@ -251,6 +383,8 @@ struct xbuf_latmus_stats {
 #define XBUF_LATMUS_IOC_START	_IOW(XBUF_IOC_MAGIC, 0x10, struct xbuf_latmus_req)
 #define XBUF_LATMUS_IOC_STOP	_IO(XBUF_IOC_MAGIC, 0x11)
 #define XBUF_LATMUS_IOC_STATS	_IOR(XBUF_IOC_MAGIC, 0x12, struct xbuf_latmus_stats)
+#define XBUF_LATMUS_IOC_SETUP	_IOW(XBUF_IOC_MAGIC, 0x13, struct xbuf_latmus_setup)
+#define XBUF_LATMUS_IOC_FINISH	_IO(XBUF_IOC_MAGIC, 0x14)
 
 /*
  * Test-only driver (/dev/xbuf/selftest, module xbuf_selftest.ko): calls the
@@ -278,5 +412,207 @@ struct xbuf_kio {
 _Static_assert(sizeof(struct xbuf_clone_req) == 88, "clone req");
 _Static_assert(sizeof(struct xbuf_latmus_record) == 24, "latmus record");
 _Static_assert(sizeof(struct xbuf_latmus_req) == 12, "latmus req");
+_Static_assert(sizeof(struct xbuf_latmus_frame) == 8, "latmus frame");
+_Static_assert(sizeof(struct xbuf_latmus_end) == 48, "latmus end");
+_Static_assert(sizeof(struct xbuf_latmus_setup) == 56, "latmus setup");
 
 #endif /* XBUF_KERNEL_H */
+
+/* Outside the include guard: a later #include with XBUF_LATMUS_EMITTER defined gets it. */
+#if defined(XBUF_LATMUS_EMITTER) && !defined(XBUF_LATMUS_EMITTER_DEFINED)
+#define XBUF_LATMUS_EMITTER_DEFINED
+
+static inline void xbuf_latmus_out_init(struct xbuf_latmus_out *o)
+{
+	__u32 i;
+
+	xbuf_latmus_acc_reset(&o->acc);
+	for (i = 0; o->hist && i <= o->hcells; i++)
+		o->hist[i] = 0;
+	o->hist_pending = 0;
+	o->stage_head = o->stage_len = 0;
+	o->fin = 0;
+	o->samples = o->overruns = o->records = o->dropped = o->lost = 0;
+}
+
+/* 1 written, 0 no room (EAGAIN), < 0 the ring is unusable. */
+static inline int xbuf_latmus_put(struct xbuf_latmus_out *o, const void *buf, __u32 size)
+{
+	ssize_t ret = evl_write_xbuf(o->xbuf, buf, size, O_NONBLOCK);
+
+	if (ret == (ssize_t)size)
+		return 1;
+	if (ret == -EAGAIN)
+		return 0;
+	return ret < 0 ? (int)ret : -EIO;
+}
+
+static inline void xbuf_latmus_head(void *at, __u16 type, __u16 flags, __u32 size)
+{
+	struct xbuf_latmus_frame *f = at;
+
+	f->type = __cpu_to_le16(type);
+	f->flags = __cpu_to_le16(flags);
+	f->size = __cpu_to_le32(size);
+}
+
+/* The interval in the accumulator: sent or dropped (partial: retried, 0 = later). */
+static inline int xbuf_latmus_out_interval(struct xbuf_latmus_out *o, int partial)
+{
+	__u8 *p = o->frame;
+	__u32 size = sizeof(struct xbuf_latmus_record);
+	int ret;
+
+	if (o->framed) {
+		xbuf_latmus_head(p, XBUF_LATMUS_F_INTERVAL, partial ? XBUF_LATMUS_FF_PARTIAL : 0,
+				 sizeof(struct xbuf_latmus_frame) + size);
+		p += sizeof(struct xbuf_latmus_frame);
+		size += sizeof(struct xbuf_latmus_frame);
+	}
+	xbuf_latmus_acc_record(&o->acc, (struct xbuf_latmus_record *)p);
+	ret = xbuf_latmus_put(o, o->frame, size);
+	if (ret == 0 && partial)
+		return 0;		/* the last one waits for room: it is never dropped */
+	if (ret == 0)
+		o->dropped++;		/* the reader is behind: lose a record, not the timing */
+	else if (ret > 0)
+		o->records++;
+	xbuf_latmus_acc_reset(&o->acc);
+	return ret < 0 ? ret : 1;
+}
+
+/* The pending histogram counts: 1 sent (or none pending), 0 no room. */
+static inline int xbuf_latmus_out_hist(struct xbuf_latmus_out *o)
+{
+	struct xbuf_latmus_hist_cell *c;
+	__u32 i, n = 0, size;
+	__le32 *w;
+	int ret;
+
+	if (!o->hist || !o->hist_pending)
+		return 1;
+	w = (__le32 *)(o->frame + sizeof(struct xbuf_latmus_frame));
+	c = (struct xbuf_latmus_hist_cell *)(w + 2);
+	for (i = 0; i <= o->hcells; i++) {
+		if (!o->hist[i])
+			continue;
+		c[n].cell = __cpu_to_le32(i);
+		c[n].count = __cpu_to_le32(o->hist[i]);
+		n++;
+	}
+	w[0] = __cpu_to_le32(o->hcells);
+	w[1] = __cpu_to_le32(n);
+	size = sizeof(struct xbuf_latmus_frame) + 8 + n * sizeof(*c);
+	xbuf_latmus_head(o->frame, XBUF_LATMUS_F_HIST, 0, size);
+	ret = xbuf_latmus_put(o, o->frame, size);
+	if (ret <= 0)
+		return ret;
+	for (i = 0; i <= o->hcells; i++)
+		o->hist[i] = 0;
+	o->hist_pending = 0;
+	return 1;
+}
+
+/* Staged raw samples, whole chunks (all of them if `all`): 1 done, 0 no room. */
+static inline int xbuf_latmus_out_samples(struct xbuf_latmus_out *o, int all)
+{
+	__le32 *w = (__le32 *)(o->frame + sizeof(struct xbuf_latmus_frame));
+	__u32 n, i, size;
+	int ret;
+
+	while (o->stage_len >= XBUF_LATMUS_CHUNK || (all && o->stage_len)) {
+		n = o->stage_len < XBUF_LATMUS_CHUNK ? o->stage_len : XBUF_LATMUS_CHUNK;
+		for (i = 0; i < n; i++)
+			w[i] = __cpu_to_le32(o->stage[(o->stage_head + i) % o->stage_cap]);
+		size = sizeof(struct xbuf_latmus_frame) + n * 4;
+		xbuf_latmus_head(o->frame, XBUF_LATMUS_F_SAMPLES, 0, size);
+		ret = xbuf_latmus_put(o, o->frame, size);
+		if (ret <= 0)
+			return ret;
+		o->stage_head = (o->stage_head + n) % o->stage_cap;
+		o->stage_len -= n;
+	}
+	return 1;
+}
+
+/*
+ * One sample (latency ns, periods missed before it). Returns 0, or < 0
+ * when the ring is unusable (the sampler stops).
+ */
+static inline int xbuf_latmus_out_sample(struct xbuf_latmus_out *o, __s64 lat, __u64 missed)
+{
+	int ret = 0;
+
+	o->samples++;
+	o->overruns += missed;
+	if (o->hist) {
+		o->hist[xbuf_latmus_cell(lat, o->hcells)]++;
+		o->hist_pending++;
+	}
+	if (o->stage) {
+		if (o->stage_len < o->stage_cap) {
+			__u32 v = lat <= 0 ? 0 : lat > 0xffffffffll ? 0xffffffffu : (__u32)lat;
+
+			o->stage[(o->stage_head + o->stage_len) % o->stage_cap] = v;
+			o->stage_len++;
+		} else {
+			o->lost++;	/* ring and staging area both full: counted */
+		}
+	}
+	if (xbuf_latmus_acc_add(&o->acc, lat, missed, o->per_interval)) {
+		ret = xbuf_latmus_out_interval(o, 0);
+		if (ret >= 0 && o->framed)
+			ret = xbuf_latmus_out_hist(o);
+	}
+	if (ret >= 0 && o->stage && o->stage_len >= XBUF_LATMUS_CHUNK)
+		ret = xbuf_latmus_out_samples(o, 0);
+	return ret < 0 ? ret : 0;
+}
+
+/*
+ * The end of a run: the partial interval, the histogram, every staged
+ * sample, then END (error: the run's). Call again while it returns 0 (no
+ * room yet); 1 once END is written, < 0 when the ring is unusable.
+ */
+static inline int xbuf_latmus_out_finish(struct xbuf_latmus_out *o, int error)
+{
+	struct xbuf_latmus_end *e;
+	int ret = 1;
+
+	if (!o->framed)
+		return 1;		/* bare records: a partial interval is not sent */
+	if (o->fin == 0) {
+		if (o->acc.samples && (ret = xbuf_latmus_out_interval(o, 1)) <= 0)
+			return ret;
+		o->fin = 1;
+	}
+	if (o->fin == 1) {
+		if ((ret = xbuf_latmus_out_hist(o)) <= 0)
+			return ret;
+		o->fin = 2;
+	}
+	if (o->fin == 2) {
+		if (o->stage && (ret = xbuf_latmus_out_samples(o, 1)) <= 0)
+			return ret;
+		o->fin = 3;
+	}
+	if (o->fin == 3) {
+		e = (struct xbuf_latmus_end *)(o->frame + sizeof(struct xbuf_latmus_frame));
+		e->samples = __cpu_to_le64(o->samples);
+		e->overruns = __cpu_to_le64(o->overruns);
+		e->records = __cpu_to_le64(o->records);
+		e->dropped = __cpu_to_le64(o->dropped);
+		e->lost = __cpu_to_le64(o->lost);
+		e->error = __cpu_to_le32((__u32)error);
+		e->__pad = 0;
+		xbuf_latmus_head(o->frame, XBUF_LATMUS_F_END, 0,
+				 sizeof(struct xbuf_latmus_frame) + sizeof(*e));
+		ret = xbuf_latmus_put(o, o->frame, sizeof(struct xbuf_latmus_frame) + sizeof(*e));
+		if (ret <= 0)
+			return ret;
+		o->fin = 4;
+	}
+	return 1;
+}
+
+#endif /* XBUF_LATMUS_EMITTER */

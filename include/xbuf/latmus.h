@@ -70,6 +70,48 @@ struct xbuf_latmus_info {
 int xbuf_latmus_start(int efd, unsigned int period_us, unsigned int interval_us,
 		      int cpu, int priority, struct xbuf_latmus **out);
 
+/*
+ * The framed session (EVL's latmus as a whole): what xbuf_latmus_start()
+ * does, but the ring carries the frames of xbuf/kernel.h (INTERVAL, HIST,
+ * SAMPLES, END) instead of bare records: the per-sample histogram, the raw
+ * samples if asked, and an END frame once everything went through.
+ *
+ *   context   XBUF_LATMUS_CTX_USER: this library's thread, on a user-space
+ *             element; XBUF_LATMUS_CTX_IRQ or _KTHREAD: the kernel
+ *             companion (its hrtimer handler, or its kernel thread woken
+ *             by a timer), on a kernel element. Otherwise -EINVAL.
+ *   hcells    histogram cells of 1 us, 1..XBUF_LATMUS_HCELLS_MAX; 0: no HIST
+ *   flags     XBUF_LATMUS_SAMPLES: stream every raw sample
+ *   periods   stop by itself (and finish) after that many periods; 0: never
+ *   fake_ns   deterministic mode (tests): sample i measures fake_ns[i %
+ *             fake_count] ns instead of the clock (the sleeps still happen);
+ *             fake_count <= XBUF_LATMUS_FAKE_MAX, 0: the clock
+ * The inbound ring must hold XBUF_LATMUS_FRAME_MAX bytes (-EINVAL).
+ */
+struct xbuf_latmus_params {
+	unsigned int period_us;
+	unsigned int interval_us;
+	int cpu;			/* -1: not pinned */
+	int priority;			/* 0: SCHED_OTHER; 1..99 SCHED_FIFO if allowed */
+	unsigned int context;		/* XBUF_LATMUS_CTX_* */
+	unsigned int hcells;
+	unsigned int flags;		/* XBUF_LATMUS_SAMPLES */
+	unsigned int fake_count;
+	unsigned long long periods;
+	const unsigned int *fake_ns;
+};
+
+int xbuf_latmus_run(int efd, const struct xbuf_latmus_params *params, struct xbuf_latmus **out);
+
+/*
+ * Stop sampling, then send the last partial interval, the pending
+ * histogram counts, every staged sample and END, waiting for room as
+ * needed (the reader drains meanwhile), and end the sampler
+ * (info.running drops to 0). Returns at once; xbuf_latmus_stop() after END
+ * has been read. On a session of xbuf_latmus_start(): a plain stop request.
+ */
+int xbuf_latmus_finish(struct xbuf_latmus *lm);
+
 /* Counters and settings of a session, at any time from any thread. */
 int xbuf_latmus_info(struct xbuf_latmus *lm, struct xbuf_latmus_info *info);
 

@@ -24,18 +24,28 @@ commands:
   write NAME                  stdin to outbound traffic, until end of file
   latmus [options]            timer latency monitor, as EVL's latmus
 
-latmus options:
+latmus options (EVL's latmus letters and names; see docs/LATMUS.md):
+  -u, --user                  measure a user-space thread (default)
+  -i, --irq                   measure the kernel module's hrtimer handler
+  -k, --kernel                measure a kernel thread the module's timer wakes
   -p, --period US             sampling period, microseconds (default 1000, max 1000000)
-  -i, --interval MS           reporting interval, milliseconds (default 1000)
-  -T, --duration S            seconds to run, 0 = until Ctrl-C (default 0)
-  -c, --cpu N                 pin the sampler thread to CPU N (default: not pinned)
-  -P, --priority N            SCHED_FIFO priority 1-99, 0 = SCHED_OTHER (default 90;
-                              SCHED_OTHER when the process may not use SCHED_FIFO)
-  -b, --backend user|kernel|auto
-                              sampler: a user-space thread, or the kernel module's
-                              hrtimer (default auto: the kernel when xbuf.ko is loaded)
-  -j, --json                  one JSON object per interval, then a summary object
-      --plot FILE.svg         write a latency histogram and a latency-over-time chart
+  -T, --timeout T[d|h|m|s]    stop after T (seconds by default), 0 = until Ctrl-C
+  -P, --priority N            SCHED_FIFO priority 1-99, 0 = SCHED_OTHER (default 90)
+  -c, --cpu N                 pin the sampler to CPU N (an isolated one if N is not)
+  -C, --force-cpu N           pin the sampler to CPU N, isolated or not
+  -A, --max-abort US          exit 102 once the maximum latency exceeds US
+  -l, --lines N               repeat the RTT/RTH header every N lines, 0 = never (21)
+  -q, --quiet                 no header nor data line (needs -T)
+  -v, --verbose[=N]           verbosity (default 1)
+  -H, --histogram N           histogram cells of 1 us, 1-1000 (default 200)
+  -g, --plot FILE|-           write the histogram in EVL's gnuplot format
+  -b, --background            run detached (implies -q)
+  -m, --measure, -K, --keep-going   accepted, as EVL's (nothing else to do here)
+      --interval MS           reporting interval, milliseconds (default 1000)
+      --backend user|kernel|auto   where the ring lives (default: what the context needs)
+  -j, --json                  one JSON object per interval, a summary with the histogram
+      --svg FILE              write the histogram and latency over time as SVG
+      --samples FILE          every raw sample (u32 ns, little-endian; CSV if FILE.csv)
   -h, --help                  this text
 `;
 

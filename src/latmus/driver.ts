@@ -5,7 +5,7 @@
 import { check } from "../errors.ts";
 import { getNative } from "../ffi/index.ts";
 import type { Bound, Native } from "../ffi/native.ts";
-import { XbufLatmusInfo } from "../layout.ts";
+import { XbufLatmusInfo, XbufLatmusParams } from "../layout.ts";
 import { latmusSymbols } from "./symbols.ts";
 
 type LatmusLib = Bound<typeof latmusSymbols>;
@@ -52,6 +52,36 @@ export interface LatmusStartOptions {
   priority?: number;
 }
 
+/** xbuf/kernel.h: the sampler's context (EVL's --user, --irq, --kernel). */
+export const CTX_USER = 0;
+export const CTX_IRQ = 1;
+export const CTX_KTHREAD = 2;
+export type LatmusContext = "user" | "irq" | "kernel";
+export const CONTEXT_CODE: Record<LatmusContext, number> = { user: CTX_USER, irq: CTX_IRQ, kernel: CTX_KTHREAD };
+
+/** xbuf/kernel.h: histogram cells (1 µs each), EVL's -H. */
+export const HCELLS_DEFAULT = 200;
+export const HCELLS_MAX = 1000;
+/** xbuf/kernel.h: the largest frame, which the ring must hold. */
+export const FRAME_MAX = 8 + 8 + (HCELLS_MAX + 1) * 8;
+/** xbuf/kernel.h: the longest table of the deterministic mode. */
+export const FAKE_MAX = 4096;
+/** setup/params flags: stream every raw sample. */
+export const FLAG_SAMPLES = 0x1;
+
+/** xbuf_latmus_run()'s parameters: a framed session. */
+export interface LatmusRunOptions extends LatmusStartOptions {
+  context: LatmusContext;
+  /** 0: no histogram; 1..1000 cells of 1 µs. */
+  hcells: number;
+  /** Stream every raw sample (SAMPLES frames). */
+  samples?: boolean;
+  /** Stop (and finish) by itself after that many periods; 0: never. */
+  periods?: number;
+  /** Deterministic mode: sample i measures fake[i % fake.length] ns. */
+  fake?: ArrayLike<number>;
+}
+
 export function policyName(policy: number): string {
   if (policy === POLICY_KERNEL) return "kernel hrtimer";
   return policy === SCHED_FIFO ? "SCHED_FIFO" : policy === SCHED_RR ? "SCHED_RR" : policy === SCHED_OTHER ? "SCHED_OTHER" : `policy ${policy}`;
@@ -83,6 +113,43 @@ export class UserLatmus {
       "latmus start",
     );
     return new UserLatmus(native, lib, Number(slot[0]));
+  }
+
+  /**
+   * A framed session (xbuf_latmus_run): INTERVAL, HIST, SAMPLES frames,
+   * then END. The context picks the sampler: "user" needs a user-space
+   * element, "irq" and "kernel" a kernel one (the module's).
+   */
+  static run(fd: number, options: LatmusRunOptions): UserLatmus {
+    const native = getNative();
+    const lib = native.bind(latmusSymbols);
+    const raw = new Uint8Array(XbufLatmusParams.size);
+    const dv = new DataView(raw.buffer);
+    const at = XbufLatmusParams.offsets;
+    const fake = options.fake ? Uint32Array.from(options.fake) : null;
+    dv.setUint32(at.period_us, options.periodUs, true);
+    dv.setUint32(at.interval_us, options.intervalUs, true);
+    dv.setInt32(at.cpu, options.cpu ?? -1, true);
+    dv.setInt32(at.priority, options.priority ?? 0, true);
+    dv.setUint32(at.context, CONTEXT_CODE[options.context], true);
+    dv.setUint32(at.hcells, options.hcells, true);
+    dv.setUint32(at.flags, options.samples ? FLAG_SAMPLES : 0, true);
+    dv.setUint32(at.fake_count, fake ? fake.length : 0, true);
+    dv.setBigUint64(at.periods, BigInt(Math.max(0, Math.floor(options.periods ?? 0))), true);
+    dv.setBigUint64(at.fake_ns, BigInt(fake && fake.length ? native.addressOf(fake) : 0), true);
+    const slot = new BigUint64Array(1);
+    // The library copies the table (user sampler) or the module does (SETUP): `fake` may go after this.
+    check(lib.xbuf_latmus_run(fd, native.addressOf(raw), native.addressOf(slot)), "latmus run");
+    return new UserLatmus(native, lib, Number(slot[0]));
+  }
+
+  /**
+   * Stop sampling, send what is pending and END (waiting for room while
+   * the reader drains), then end the sampler. Returns at once.
+   */
+  finish(): void {
+    if (this.#last) return;
+    check(this.#lib.xbuf_latmus_finish(this.#handle), "latmus finish");
   }
 
   get stopped(): boolean {

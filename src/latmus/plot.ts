@@ -1,11 +1,12 @@
 /**
- * A self-contained SVG of a latmus run: a histogram of the per-interval
- * latencies (max and avg: the records carry no per-sample data) and the
- * latency over time (min, avg, max of each interval). No scripts, no
+ * A self-contained SVG of a latmus run: the per-sample histogram (1 µs
+ * cells, log-scale counts, p50/p99/p99.9/max marked) and the latency over
+ * time (min, avg, max of each interval). No scripts, no
  * external fonts or styles: any browser or rsvg-convert renders it.
  */
 import { policyName, POLICY_KERNEL, SCHED_OTHER } from "./driver.ts";
 import { hms, type LatmusEnd, type LatmusMeta } from "./format.ts";
+import type { LatmusHistogram } from "./histogram.ts";
 import type { LatmusStats } from "./stats.ts";
 
 const W = 960;
@@ -38,41 +39,6 @@ function tickText(v: number, step: number): string {
 }
 
 const f1 = (x: number) => x.toFixed(1);
-
-interface Bins {
-  lo: number;
-  step: number;
-  count: number;
-  max: Uint32Array;
-  avg: Uint32Array;
-}
-
-/** Bins (in µs) covering every per-interval max and avg. */
-export function histogramBins(maxUs: ArrayLike<number>, avgUs: ArrayLike<number>, n: number): Bins {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < n; i++) {
-    for (const v of [maxUs[i]!, avgUs[i]!]) {
-      if (!Number.isFinite(v)) continue;
-      lo = Math.min(lo, v);
-      hi = Math.max(hi, v);
-    }
-  }
-  if (!Number.isFinite(lo)) return { lo: 0, step: 1, count: 0, max: new Uint32Array(0), avg: new Uint32Array(0) };
-  const step = niceStep(Math.max(hi - lo, 1e-3), 30);
-  const start = Math.floor(lo / step) * step;
-  const count = Math.max(1, Math.floor((hi - start) / step) + 1);
-  const bins = { lo: start, step, count, max: new Uint32Array(count), avg: new Uint32Array(count) };
-  const put = (arr: Uint32Array, v: number) => {
-    if (!Number.isFinite(v)) return;
-    arr[Math.min(count - 1, Math.floor((v - start) / step + 1e-9))]!++;
-  };
-  for (let i = 0; i < n; i++) {
-    put(bins.max, maxUs[i]!);
-    put(bins.avg, avgUs[i]!);
-  }
-  return bins;
-}
 
 function text(x: number, y: number, s: string, attrs = ""): string {
   return `<text x="${f1(x)}" y="${f1(y)}" ${attrs}>${escapeXml(s)}</text>`;
@@ -127,40 +93,83 @@ function xAxis(top: number, height: number, lo: number, hi: number, step: number
   return out.join("\n");
 }
 
-function histogram(stats: LatmusStats, maxUs: Float64Array, avgUs: Float64Array): string {
-  const n = stats.history.length;
-  const b = histogramBins(maxUs, avgUs, n);
+/** The histogram's marks: p50, p99, p99.9 and max, ns. */
+const MARKS: [string, "p50" | "p99" | "p999" | "max", string][] = [
+  ["p50", "p50", "#2ca02c"],
+  ["p99", "p99", "#ff7f0e"],
+  ["p99.9", "p999", "#9467bd"],
+  ["max", "max", "#d62728"],
+];
+
+/**
+ * The per-sample histogram: one bar per 1 µs cell from the first to the
+ * last non-empty one, then the outliers' bar; counts on a log scale
+ * (decades), with p50, p99, p99.9 and the max marked.
+ */
+function histogram(stats: LatmusStats, hist: LatmusHistogram | undefined): string {
   const { top, height } = HIST;
   const out: string[] = [];
-  out.push(text(LEFT, top - 36, `Histogram of per-interval max and avg latency (${n} intervals)`, `font-size="15" font-weight="bold"`));
-  out.push(legend(top - 12, [[COLORS.max, "max latency of an interval", "bar"], [COLORS.avg, "avg latency of an interval", "bar"]]));
-  if (!b.count) {
+  const total = hist?.total ?? 0;
+  out.push(text(LEFT, top - 36, `Histogram of every sample's latency (${total} samples, 1 µs cells, log scale)`, `font-size="15" font-weight="bold"`));
+  if (!hist || !total) {
     out.push(text(LEFT + PLOT_W / 2, top + height / 2, "no data", `text-anchor="middle" font-size="14"`));
     return out.join("\n");
   }
+  const c = hist.counts;
+  let first = 0;
+  while (first < hist.cells && !c[first]) first++;
+  let last = hist.cells - 1;
+  while (last > first && !c[last]) last--;
+  const outliers = hist.outliers;
+  const lo = Math.min(first, last);
+  const bars = last - lo + 1 + (outliers ? 1 : 0);
   let peak = 1;
-  for (let i = 0; i < b.count; i++) peak = Math.max(peak, b.max[i]!, b.avg[i]!);
-  const yStep = Math.max(1, niceStep(peak, 6));
-  const yMax = Math.ceil(peak / yStep) * yStep;
-  out.push(yAxis(top, height, yMax, yStep, "number of intervals", (v) => String(Math.round(v))));
-  const hi = b.lo + b.count * b.step;
-  const xStep = niceStep(hi - b.lo, 10);
-  out.push(xAxis(top, height, b.lo, hi, xStep, "latency (µs), bin width " + tickText(b.step, b.step) + " µs", (v) => tickText(v, xStep)));
-  const binW = PLOT_W / b.count;
-  const series = (id: string, arr: Uint32Array, color: string, shift: number) => {
-    const g = [`<g id="${id}" fill="${color}" fill-opacity="0.8" data-bins="${b.count}">`];
-    for (let i = 0; i < b.count; i++) {
-      const c = arr[i]!;
-      if (!c) continue;
-      const h = (c / yMax) * height;
-      const x = LEFT + i * binW + shift * binW * 0.45 + binW * 0.05;
-      g.push(`<rect x="${f1(x)}" y="${f1(top + height - h)}" width="${f1(binW * 0.45)}" height="${f1(h)}"><title>${escapeXml(`${tickText(b.lo + i * b.step, b.step)}–${tickText(b.lo + (i + 1) * b.step, b.step)} µs: ${c} intervals`)}</title></rect>`);
-    }
-    g.push("</g>");
-    return g.join("\n");
+  for (let i = 0; i <= hist.cells; i++) peak = Math.max(peak, c[i]!);
+  const decades = Math.max(1, Math.ceil(Math.log10(peak) + 1e-9));
+  const Y = (n: number) => top + height - ((Math.log10(n) + 0.3) / (decades + 0.3)) * height;
+  // Log axis: 1, 10, 100, ...
+  const axis: string[] = [`<g class="y-axis" font-size="12" text-anchor="end">`];
+  for (let d = 0; d <= decades; d++) {
+    const y = Y(10 ** d);
+    axis.push(`<line x1="${LEFT}" y1="${f1(y)}" x2="${LEFT + PLOT_W}" y2="${f1(y)}" stroke="${COLORS.grid}"/>`);
+    axis.push(text(LEFT - 8, y + 4, String(10 ** d)));
+  }
+  axis.push(`<line x1="${LEFT}" y1="${top}" x2="${LEFT}" y2="${top + height}" stroke="${COLORS.axis}"/>`);
+  axis.push(text(24, top + height / 2, "samples (log)", `text-anchor="middle" font-size="13" transform="rotate(-90 24 ${top + height / 2})"`));
+  axis.push("</g>");
+  out.push(axis.join("\n"));
+  const hiUs = lo + bars;
+  const xStep = Math.max(1, niceStep(bars, 10));
+  const X = (usv: number) => LEFT + ((usv - lo) / bars) * PLOT_W;
+  out.push(xAxis(top, height, lo, hiUs, xStep, `latency (µs), 1 µs cells${outliers ? `, last bar: ${outliers} samples of ${hist.cells} µs and more` : ""}`, (v) => String(Math.round(v))));
+  const barW = PLOT_W / bars;
+  const g = [`<g id="hist-samples" fill="${COLORS.avg}" fill-opacity="0.85" data-cells="${hist.cells}" data-total="${total}">`];
+  const bar = (i: number, n: number, label: string, color?: string) => {
+    if (!n) return;
+    const y = Y(n);
+    g.push(`<rect x="${f1(LEFT + i * barW + barW * 0.05)}" y="${f1(y)}" width="${f1(Math.max(0.5, barW * 0.9))}" height="${f1(top + height - y)}"${color ? ` fill="${color}"` : ""}><title>${escapeXml(`${label}: ${n} samples`)}</title></rect>`);
   };
-  out.push(series("hist-avg", b.avg, COLORS.avg, 0));
-  out.push(series("hist-max", b.max, COLORS.max, 1));
+  for (let cell = lo; cell <= last; cell++) bar(cell - lo, c[cell]!, `${cell}–${cell + 1} µs`);
+  if (outliers) bar(last - lo + 1, outliers, `≥ ${hist.cells} µs (outliers)`, COLORS.max);
+  g.push("</g>");
+  out.push(g.join("\n"));
+  // The marks: a dashed line each, placed by value (outliers' bar beyond the last cell).
+  const p = hist.percentiles(stats.worstNs);
+  const marks: string[] = [`<g id="hist-marks" font-size="12">`];
+  const legendItems: [string, string, string][] = [];
+  MARKS.forEach(([label, key, color], k) => {
+    const v = p[key];
+    if (!Number.isFinite(v)) return;
+    const usv = v / 1000;
+    const x = usv >= hist.cells ? X(last + 1 + 0.5) : X(Math.min(usv, last + 1));
+    const txt = `${label} ${usv.toFixed(3)} µs`;
+    marks.push(`<line x1="${f1(x)}" y1="${top}" x2="${f1(x)}" y2="${top + height}" stroke="${color}" stroke-width="1.6" stroke-dasharray="5,3" data-mark="${label}" data-ns="${v}"/>`);
+    marks.push(text(x + 4, top + 14 + k * 15, txt, `fill="${color}"`));
+    legendItems.push([color, txt, "line"]);
+  });
+  marks.push("</g>");
+  out.push(marks.join("\n"));
+  out.push(legend(top - 12, legendItems));
   return out.join("\n");
 }
 
@@ -211,7 +220,7 @@ function timeline(stats: LatmusStats, minUs: Float64Array, avgUs: Float64Array, 
 }
 
 /** The whole SVG document. */
-export function renderLatmusSvg(stats: LatmusStats, meta: LatmusMeta, end: LatmusEnd): string {
+export function renderLatmusSvg(stats: LatmusStats, meta: LatmusMeta, end: LatmusEnd, hist?: LatmusHistogram): string {
   const h = stats.history;
   const n = h.length;
   const toUs = (a: Float64Array) => {
@@ -225,8 +234,9 @@ export function renderLatmusSvg(stats: LatmusStats, meta: LatmusMeta, end: Latmu
   const sched =
     meta.policy === SCHED_OTHER || meta.policy === POLICY_KERNEL ? policyName(meta.policy) : `${policyName(meta.policy)} priority ${meta.priority}`;
   const cpu = meta.cpu >= 0 ? `CPU${meta.cpu}` : "any CPU";
-  const title = `latmus: ${meta.backend}-space timer latency, ${meta.periodUs} µs period, ${sched}, ${cpu}`;
-  const subtitle = `Per-interval latencies (${meta.intervalUs / 1000} ms intervals; min, avg and max of each interval, not individual samples). Latency = actual − expected wake-up time.`;
+  const ctx = meta.context === "irq" ? "timer IRQ handler" : meta.context === "kernel" ? "kernel thread" : "user thread";
+  const title = `latmus: ${ctx} timer latency (${meta.backend} backend), ${meta.periodUs} µs period, ${sched}, ${cpu}`;
+  const subtitle = `Top: every sample. Bottom: min, avg and max of each ${meta.intervalUs / 1000} ms interval. Latency = actual − expected wake-up time.`;
   const us = (ns: number) => (Number.isFinite(ns) ? `${(ns / 1000).toFixed(3)} µs` : "-");
   const summary =
     `Run: ${hms(stats.elapsedNs / 1e9)} (${stats.intervals} intervals, ${stats.samples} samples). ` +
@@ -235,11 +245,11 @@ export function renderLatmusSvg(stats: LatmusStats, meta: LatmusMeta, end: Latmu
   return [
     `<?xml version="1.0" encoding="UTF-8"?>`,
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">`,
-    `<title>${escapeXml(title)}: histogram of per-interval max and avg latency, and latency over time</title>`,
+    `<title>${escapeXml(title)}: histogram of every sample's latency, and latency over time</title>`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     text(W / 2, 32, title, `text-anchor="middle" font-size="19" font-weight="bold"`),
     text(W / 2, 56, subtitle, `text-anchor="middle" font-size="12" fill="#555"`),
-    histogram(stats, maxUs, avgUs),
+    histogram(stats, hist),
     timeline(stats, minUs, avgUs, maxUs),
     text(W / 2, H - 14, summary, `text-anchor="middle" font-size="13"`),
     `</svg>`,

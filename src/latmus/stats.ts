@@ -52,6 +52,10 @@ export class LatmusStats {
   bestNs = NaN;
   /** Highest latency seen so far, ns. */
   worstNs = NaN;
+  /** Partial intervals accounted for (the last one of a run; no RTD line). */
+  partials = 0;
+  /** Elapsed time (s) at the start of the interval that set the worst latency (EVL's peak). */
+  peakS = 0;
   /** The last interval. */
   last = { minNs: NaN, avgNs: NaN, maxNs: NaN, sumNs: 0, overruns: 0, samples: 0 };
   readonly history = new LatmusHistory();
@@ -61,7 +65,7 @@ export class LatmusStats {
   }
 
   /** Account for one record (read its fields straight from the ring cursor). */
-  add(r: LatmusSample): void {
+  add(r: LatmusSample, partial = false): void {
     const samples = r.samples;
     const overruns = r.overruns;
     const sum = r.sum_lat;
@@ -74,14 +78,19 @@ export class LatmusStats {
     last.minNs = samples ? min : NaN;
     last.maxNs = samples ? max : NaN;
     last.avgNs = samples ? sum / samples : NaN;
-    this.intervals++;
+    if (partial) this.partials++;
+    else this.intervals++;
+    const startS = this.elapsedNs / 1e9;
     this.samples += samples;
     this.overruns += overruns;
     this.sumNs += sum;
     this.elapsedNs += (samples + overruns) * this.periodNs;
     if (samples) {
       if (!(min >= this.bestNs)) this.bestNs = min;
-      if (!(max <= this.worstNs)) this.worstNs = max;
+      if (!(max <= this.worstNs)) {
+        this.worstNs = max;
+        this.peakS = startS;
+      }
     }
     this.history.push(this.elapsedNs / 1e9, last.minNs, last.avgNs, last.maxNs, overruns);
   }

@@ -13,4 +13,8 @@ export const latmusSymbols = {
   xbuf_latmus_info: { args: ["ptr", "ptr"], returns: "i32" },
   // int xbuf_latmus_stop(struct xbuf_latmus *lm, struct xbuf_latmus_info *last)
   xbuf_latmus_stop: { args: ["ptr", "ptr"], returns: "i32" },
+  // int xbuf_latmus_run(int efd, const struct xbuf_latmus_params *params, struct xbuf_latmus **out)
+  xbuf_latmus_run: { args: ["i32", "ptr", "ptr"], returns: "i32" },
+  // int xbuf_latmus_finish(struct xbuf_latmus *lm)
+  xbuf_latmus_finish: { args: ["ptr"], returns: "i32" },
 } as const satisfies SymbolTable;

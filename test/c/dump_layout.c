@@ -112,6 +112,40 @@ int main(void)
 	FIELD(xbuf_latmus_record, , samples);
 	end();
 
+	STRUCT(xbuf_latmus_params);
+	FIELD(xbuf_latmus_params, , period_us);
+	FIELD(xbuf_latmus_params, , interval_us);
+	FIELD(xbuf_latmus_params, , cpu);
+	FIELD(xbuf_latmus_params, , priority);
+	FIELD(xbuf_latmus_params, , context);
+	FIELD(xbuf_latmus_params, , hcells);
+	FIELD(xbuf_latmus_params, , flags);
+	FIELD(xbuf_latmus_params, , fake_count);
+	FIELD(xbuf_latmus_params, , periods);
+	FIELD(xbuf_latmus_params, , fake_ns);
+	end();
+
+	STRUCT(xbuf_latmus_frame);
+	FIELD(xbuf_latmus_frame, , type);
+	FIELD(xbuf_latmus_frame, , flags);
+	FIELD(xbuf_latmus_frame, , size);
+	end();
+
+	STRUCT(xbuf_latmus_hist_cell);
+	FIELD(xbuf_latmus_hist_cell, , cell);
+	FIELD(xbuf_latmus_hist_cell, , count);
+	end();
+
+	STRUCT(xbuf_latmus_end);
+	FIELD(xbuf_latmus_end, , samples);
+	FIELD(xbuf_latmus_end, , overruns);
+	FIELD(xbuf_latmus_end, , records);
+	FIELD(xbuf_latmus_end, , dropped);
+	FIELD(xbuf_latmus_end, , lost);
+	FIELD(xbuf_latmus_end, , error);
+	FIELD(xbuf_latmus_end, , __pad);
+	end();
+
 	printf("\n  },\n  \"reserved_names\": [");
 	for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
 		printf("%s\"%s\"", i ? ", " : "", reserved[i]);

@@ -13,8 +13,10 @@ interface Run {
   stderr: string;
 }
 
-async function xbuf(args: string[], stdin?: Uint8Array): Promise<Run> {
-  const p = spawn(runTs(MAIN, ...args), { stdin: stdin ?? "ignore" });
+async function xbuf(args: string[], stdinOrEnv?: Uint8Array | Record<string, string>): Promise<Run> {
+  const stdin = stdinOrEnv instanceof Uint8Array ? stdinOrEnv : undefined;
+  const env = stdinOrEnv instanceof Uint8Array ? undefined : stdinOrEnv;
+  const p = spawn(runTs(MAIN, ...args), { stdin: stdin ?? "ignore", ...(env ? { env } : {}) });
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   return { code, stdout, stderr };
 }
@@ -40,11 +42,16 @@ describe("bad arguments: usage, a one-line reason, exit 2", () => {
     [["frobnicate"], /^xbuf: unknown command 'frobnicate'$/m],
     [["latmus", "--period", "0"], /^xbuf latmus: --period must be from 1 to 1000000, got 0$/m],
     [["latmus", "--period", "abc"], /^xbuf latmus: --period must be an integer, got 'abc'$/m],
-    [["latmus", "-p", "2000", "-i", "1"], /^xbuf latmus: --interval \(1 ms\) must be at least the period \(2000 us\)$/m],
+    [["latmus", "-p", "2000", "--interval", "1"], /^xbuf latmus: --interval \(1 ms\) must be at least the period \(2000 us\)$/m],
     [["latmus", "--backend", "fpga"], /^xbuf latmus: --backend must be 'user', 'kernel' or 'auto', got 'fpga'$/m],
     [["latmus", "--priority", "100"], /^xbuf latmus: --priority must be from 0 to 99, got 100$/m],
-    [["latmus", "--duration=-1"], /^xbuf latmus: --duration must be from 0 to \d+, got -1$/m],
+    [["latmus", "--duration=-1"], /^xbuf latmus: --timeout must be <t>\[d\|h\|m\|s\] with t >= 0, got '-1'$/m],
     [["latmus", "-T", "-1"], /^xbuf latmus: Option .-T. argument is ambiguous/m],
+    [["latmus", "-T", "5x"], /^xbuf latmus: --timeout must be <t>\[d\|h\|m\|s\] with t >= 0, got '5x'$/m],
+    [["latmus", "-H", "0"], /^xbuf latmus: --histogram must be from 1 to 1000, got 0$/m],
+    [["latmus", "-H", "1001"], /^xbuf latmus: --histogram must be from 1 to 1000, got 1001$/m],
+    [["latmus", "-u", "-k"], /^xbuf latmus: only one of -u, -k or -i$/m],
+    [["latmus", "--irq", "--backend", "user"], /^xbuf latmus: --irq runs on the kernel backend, not --backend user$/m],
     [["latmus", "--bogus"], /^xbuf latmus: Unknown option '--bogus'/m],
     [["latmus", "--period"], /^xbuf latmus: Option '-p, --period <value>' argument missing/m],
     [["stat"], /^xbuf stat: missing NAME$/m],
@@ -65,7 +72,8 @@ describe("bad arguments: usage, a one-line reason, exit 2", () => {
   test("--help prints the usage on stdout, exit 0", async () => {
     const r = await xbuf(["latmus", "--help"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("--plot FILE.svg");
+    expect(r.stdout).toContain("--svg FILE");
+    expect(r.stdout).toContain("-g, --plot FILE|-");
   });
 });
 
@@ -76,29 +84,61 @@ describe("xbuf latmus", () => {
     expect(r.stderr).toBe("xbuf latmus: kernel backend not available: module not loaded\n");
   });
 
-  test("--json -T: a start object, one object per interval, a summary; --plot writes the SVG", async () => {
+  test.each([
+    [["-t"], "-t/--tune calibrates the EVL core timer's gravity: there is no EVL core here"],
+    [["--reset"], "-r/--reset resets the EVL core timer's gravity: there is no EVL core here"],
+    [["-Z", "host"], "-Z/--oob-gpio needs EVL's out-of-band GPIO and a latmon board"],
+    [["--gpio-in=x"], "-I/--gpio-in configures EVL's GPIO test, which needs a latmon board"],
+  ])("EVL's %j needs EVL's core: one line, exit 2", async (args, why) => {
+    const r = await xbuf(["latmus", ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`xbuf latmus: ${why}\n`);
+  });
+
+  test("deterministic (XBUF_LATMUS_FAKE_NS): -g - prints EVL's gnuplot before the RTS line; -A exits 102", async () => {
+    const env = { XBUF_LATMUS_FAKE_NS: "500,1500,2500,7000,1200" };
+    const r = await xbuf(["latmus", "-p", "100", "--interval", "1", "-T", "0.01", "-P", "0", "-H", "5", "-g", "-", "-l", "0"], env);
+    expect(r.code).toBe(0);
+    const out = r.stdout.split("\n");
+    expect(out.filter((l) => l.startsWith("RTT") || l.startsWith("RTH"))).toEqual([]); // -l 0
+    expect(out.filter((l) => l.startsWith("RTD")).length).toBe(10);
+    const g = out.indexOf("# sample count: 100");
+    expect(g).toBeGreaterThan(0);
+    expect(out.slice(g + 1, g + 6)).toEqual(["0 20", "1 40", "2 20", "3 0", "4+ 20"]);
+    expect(out[g + 6]).toBe("---|-----------|-----------|-----------|--------|------|-------------------------");
+    expect(out[g + 7]).toBe("RTS|      0.500|      2.540|      7.000|       0|     -|    00:00:00/00:00:00");
+    expect(r.stderr).toMatch(/^xbuf latmus: histogram: 100 samples in 5 cells of 1 us, 20 past the last; p50 2.000, p99 7.000, p99.9 7.000, max 7.000 us$/m);
+    const a = await xbuf(["latmus", "-p", "100", "--interval", "1", "-T", "1", "-P", "0", "-A", "5"], env);
+    expect(a.code).toBe(102);
+    expect(a.stderr).toBe("latency threshold is exceeded (5000 >= 7.000), aborting.\n");
+  });
+
+  test("--json -T: a start object, one object per interval, a summary; --svg writes the SVG", async () => {
     const plot = `${tmpdir()}/${uniqueName("latmus")}.svg`;
     try {
-      const r = await xbuf(["latmus", "--json", "-T", "1", "--interval", "100", "--period", "1000", "-P", "0", "--plot", plot]);
+      const r = await xbuf(["latmus", "--json", "-T", "1", "--interval", "100", "--period", "1000", "-P", "0", "--svg", plot]);
       expect(r.stderr).toBe(""); // piped: no progress, and nothing else to say
       expect(r.code).toBe(0);
       const objs = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
-      expect(objs[0]).toMatchObject({ type: "start", backend: "user", period_us: 1000, interval_us: 100_000, policy: "SCHED_OTHER", priority: 0, cpu: null, duration_s: 1 });
+      expect(objs[0]).toMatchObject({ type: "start", backend: "user", context: "user", period_us: 1000, interval_us: 100_000, policy: "SCHED_OTHER", priority: 0, cpu: null, duration_s: 1, hcells: 200 });
       const intervals = objs.filter((o) => o.type === "interval");
-      expect(intervals.length).toBe(10);
-      expect(intervals.map((o) => o.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      const whole = intervals.filter((o) => !o.partial);
+      expect(whole.length).toBeGreaterThanOrEqual(9); // 1000 periods: 10 intervals (overruns may leave a partial last one)
+      expect(intervals.map((o) => o.seq)).toEqual(intervals.map((_, i) => i + 1));
       for (const o of intervals) {
-        expect(o.samples + o.overruns).toBeGreaterThanOrEqual(100);
+        if (!o.partial) expect(o.samples + o.overruns).toBeGreaterThanOrEqual(100);
         expect(o.min_ns).toBeLessThanOrEqual(o.avg_ns);
         expect(o.avg_ns).toBeLessThanOrEqual(o.max_ns);
       }
       const summary = objs.at(-1);
-      expect(summary).toMatchObject({ type: "summary", intervals: 10, elapsed_s: intervals.at(-1).elapsed_s, dropped: 0, stopped_by: "duration" });
+      expect(summary).toMatchObject({ type: "summary", intervals: whole.length, elapsed_s: intervals.at(-1).elapsed_s, dropped: 0, stopped_by: "duration" });
+      expect(summary.histogram.total).toBe(summary.samples);
+      expect(summary.percentiles.max_ns).toBe(summary.worst_ns);
       expect(summary.worst_ns).toBe(Math.max(...intervals.map((o) => o.max_ns)));
       expect(summary.best_ns).toBe(Math.min(...intervals.map((o) => o.min_ns)));
       const svg = readFileSync(plot, "utf8");
-      expect(svg).toMatch(/<g id="series-max" data-points="10"/);
-      expect(svg).toContain("(10 intervals)");
+      expect(svg).toMatch(new RegExp(`<g id="series-max" data-points="${intervals.length}"`));
+      expect(svg).toMatch(/<g id="hist-samples"/);
       expect(svg.trimEnd().endsWith("</svg>")).toBe(true);
     } finally {
       rmSync(plot, { force: true });
@@ -106,7 +146,7 @@ describe("xbuf latmus", () => {
   });
 
   test("Ctrl-C: the sampler stops, the summary prints, exit 0", async () => {
-    const p = spawn(runTs(MAIN, "latmus", "-i", "100", "-P", "0"));
+    const p = spawn(runTs(MAIN, "latmus", "--interval", "100", "-P", "0"));
     const out: string[] = [];
     let signalled = false;
     for await (const line of lines(p.stdout)) {
@@ -117,19 +157,19 @@ describe("xbuf latmus", () => {
       }
     }
     const code = await p.exited;
-    expect(await new Response(p.stderr).text()).toBe("");
+    const err = (await new Response(p.stderr).text()).split("\n");
     expect(code).toBe(0);
     expect(out[0]).toMatch(/^RTT\|  00:00:00  \(user, 1000 us period, priority 0 \(SCHED_OTHER\), any CPU\)$/);
     const rtd = out.filter((l) => l.startsWith("RTD|"));
     expect(rtd.length).toBeGreaterThanOrEqual(3);
-    const rts = out.filter((l) => l.startsWith("RTS|"));
-    expect(rts.length).toBe(3);
-    expect(rts[1]).toMatch(new RegExp(`^RTS\\| ${rtd.length} intervals of 100 ms, \\d+ samples, \\d+ overruns, 0 records dropped`));
-    expect(rts[2]).toMatch(/stopped by signal$/);
+    expect(out.filter((l) => l.startsWith("RTS|")).length).toBe(1); // EVL's one RTS line
+    // What EVL does not say goes to stderr.
+    expect(err[0]).toMatch(new RegExp(`^xbuf latmus: ${rtd.length} intervals of 100 ms( and a partial one)?, \\d+ samples, \\d+ overruns, 0 records dropped`));
+    expect(err.at(-2)).toMatch(/stopped by signal$/);
   });
 
-  test("Ctrl-C before the first interval ends: an empty summary, exit 0", async () => {
-    const p = spawn(runTs(MAIN, "latmus", "--json", "-i", "5000", "-P", "0"));
+  test("Ctrl-C before the first interval ends: the partial interval, the summary, exit 0", async () => {
+    const p = spawn(runTs(MAIN, "latmus", "--json", "--interval", "5000", "-P", "0"));
     const it = lines(p.stdout);
     const first = JSON.parse((await it.next()).value!);
     expect(first.type).toBe("start");
@@ -137,7 +177,10 @@ describe("xbuf latmus", () => {
     const rest: string[] = [];
     for await (const l of it) rest.push(l);
     expect(await p.exited).toBe(0);
-    expect(rest.map((l) => JSON.parse(l))).toEqual([expect.objectContaining({ type: "summary", intervals: 0, stopped_by: "signal" })]);
+    // The sampler sends what it has: a partial interval, then the summary.
+    const objs = rest.map((l) => JSON.parse(l));
+    expect(objs.at(-1)).toMatchObject({ type: "summary", intervals: 0, stopped_by: "signal" });
+    expect(objs.slice(0, -1).every((o) => o.type === "interval" && o.partial)).toBe(true);
   });
 });
 

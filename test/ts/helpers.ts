@@ -88,9 +88,12 @@ export interface Child {
 const SIGNALS: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
 
 /** Start `cmd` with stdout and stderr piped; stdin "ignore" (default), "pipe", or bytes to feed it. */
-export function spawn(cmd: string[], options: { stdin?: "ignore" | "pipe" | Uint8Array } = {}): Child {
+export function spawn(cmd: string[], options: { stdin?: "ignore" | "pipe" | Uint8Array; env?: Record<string, string> } = {}): Child {
   const stdin = options.stdin ?? "ignore";
-  const child = spawnChild(cmd[0]!, cmd.slice(1), { stdio: [stdin === "ignore" ? "ignore" : "pipe", "pipe", "pipe"] });
+  const child = spawnChild(cmd[0]!, cmd.slice(1), {
+    stdio: [stdin === "ignore" ? "ignore" : "pipe", "pipe", "pipe"],
+    ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
+  });
   let exitCode: number | null = null;
   let signalCode: string | null = null;
   const exited = new Promise<number>((resolve, reject) => {
