@@ -159,7 +159,7 @@ describe("bridge out", () => {
     const stream = await makeStream(subject);
     using xb = XBuf.create({ inbound: 1 << 14, outbound: 0, name: `/${name}` });
     const drv = new Driver(xb.fd);
-    const records = 12_000;
+    const records = 6000;
     const p = new Pattern();
     let sent = 0;
     let stop = false;
@@ -177,7 +177,7 @@ describe("bridge out", () => {
       for (let kill = 0; kill < 2; kill++) {
         const before = await count(stream);
         const out = bridge(["out", name, "--subject", subject, "--record", "24", "--window", "64"]);
-        await until("messages to arrive", async () => (await count(stream)) > before + 2000).catch(async (e) => {
+        await until("messages to arrive", async () => (await count(stream)) > before + 1000).catch(async (e) => {
           out.kill("SIGKILL");
           throw new Error(`${e.message}: ${before} before; the bridge said: ${(await finish(out)).stderr}`);
         });
@@ -194,7 +194,7 @@ describe("bridge out", () => {
     const got = await readAll(stream);
     expect(got.length).toBe(records);
     checkCover(got, records * 24, { ordered: true, size: 24 });
-  });
+  }, 120_000);
 
   test("the server restarted mid-run: the bridge reconnects, nothing lost or duplicated", async () => {
     const name = uniqueName("br");
@@ -349,10 +349,13 @@ describe("errors: a clear message, exit 1", () => {
     expect(r.stderr).toBe(`xbuf bridge out: stream ${st} does not exist: create it, or pass --create\n`);
     const r2 = await finish(bridge(["out", name, "--subject", `nomatch.${st}`]));
     expect(r2.stderr).toMatch(/no stream captures subject/);
-    const drv = new Driver(xb.fd);
+    // --create, on an element no bridge opened before
+    const name2 = uniqueName("bs2");
+    using xb2 = XBuf.create({ inbound: 4096, outbound: 0, name: `/${name2}` });
+    const drv = new Driver(xb2.fd);
     drv.write(new Pattern().take(48), O_NONBLOCK);
     drv.put();
-    const r3 = await finish(bridge(["out", name, "--subject", `nomatch.${st}`, "--stream", st, "--create", "--record", "24"]));
+    const r3 = await finish(bridge(["out", name2, "--subject", `nomatch.${st}`, "--stream", st, "--create", "--record", "24"]));
     expect(r3).toEqual({ code: 0, stdout: "", stderr: "" });
     expect(await count(st)).toBe(2);
   });
