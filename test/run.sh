@@ -3,7 +3,8 @@
 # libxbuf's objects has no cycle (test/c/deps.sh), then runs the C tests, the C
 # tests under ASan+UBSan and TSan, the type check and the tsup bundle, the
 # TypeScript tests under Bun and the same files under Deno (vitest in each),
-# the packages' smoke test (test/pkg/smoke.sh: packed, installed offline,
+# (test/ts/bridge.test.ts starts its own NATS server: tools/nats-server on
+# 127.0.0.1, a free port, a temporary store), the packages' smoke test (test/pkg/smoke.sh: packed, installed offline,
 # run under both runtimes; arm64 under qemu-user), and the kernel tests in a
 # QEMU guest. Prints one closing line "N passed, N failed".
 #   XBUF_SKIP_KERNEL=1  skip the QEMU guest (it needs root for apt-get)

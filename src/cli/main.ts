@@ -2,10 +2,11 @@
 /**
  * xbuf: the command-line tool of the package.
  *
- *   xbuf ls | stat NAME | cat NAME | write NAME | latmus [options]
+ *   xbuf ls | stat NAME | cat NAME | write NAME | latmus [options] | bridge out|in ...
  *
  * Exit codes: 0 done, 1 failed, 2 bad arguments (usage and a reason on
- * stderr), 130 interrupted (cat, write; latmus ends with its summary, 0).
+ * stderr), 130 interrupted (cat, write; latmus ends with its summary, 0;
+ * bridge drains what is in flight, 0, and a second Ctrl-C is 130).
  */
 import { XBufError } from "../errors.ts";
 import { UsageError } from "./args.ts";
@@ -23,6 +24,10 @@ commands:
   cat NAME [--bytes N]        inbound traffic to stdout, until the driver lets go (or N bytes)
   write NAME                  stdin to outbound traffic, until end of file
   latmus [options]            timer latency monitor, as EVL's latmus
+  bridge out NAME --subject S [--stream ST [--create]] [--record N [--batch K] | --frames]
+                              inbound traffic to NATS JetStream (at least once, deduplicated)
+  bridge in --subject S NAME [--stream ST [--create]] [--durable D] [--frames]
+                              a durable JetStream consumer into the outbound ring
 
 latmus options (EVL's latmus letters and names; see docs/LATMUS.md):
   -u, --user                  measure a user-space thread (default)
@@ -47,9 +52,29 @@ latmus options (EVL's latmus letters and names; see docs/LATMUS.md):
       --svg FILE              write the histogram and latency over time as SVG
       --samples FILE          every raw sample (u32 ns, little-endian; CSV if FILE.csv)
   -h, --help                  this text
+
+bridge options (see docs/BRIDGE.md):
+  -s, --subject S             the subject published to (out) or consumed (in)
+      --stream ST             the stream (default: the one that captures S)
+      --create                make the stream ST when it is missing
+  -r, --record N              out: N-byte records, one message each...
+  -k, --batch K               out: ...or up to K records per message
+      --frames                length-prefixed frames (u32 little-endian), one message each
+                              (default: bytes as they come, at most 64 KiB per message)
+  -w, --window W              unacknowledged messages at most (default 256)
+      --id ID                 out: identity in message ids and the resume key
+                              (default NAME:SUBJECT)
+      --bucket B              out: KV bucket of resume positions (default xbuf-bridge)
+  -d, --durable D             in: the durable consumer (default xbuf-in-NAME)
+      --server URL[,URL]      NATS server(s) (default $NATS_URL, else nats://127.0.0.1:4222)
+      --creds FILE            a NATS creds file (default $NATS_CREDS)
+      --token TOKEN           an auth token (default $NATS_TOKEN; the variable keeps it out of ps)
 `;
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { ls, stat, cat, write, latmus };
+/** Loaded on use: the bridge needs the NATS packages (optional peer dependencies), the rest does not. */
+const bridge = async (args: string[]) => (await import("./bridge.ts")).bridge(args);
+
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { ls, stat, cat, write, latmus, bridge };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
