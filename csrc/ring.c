@@ -171,17 +171,34 @@ static bool spin_until_ready(struct xb_end **ends, int n, size_t count)
  */
 static int64_t settle_now(struct xb_end *e, size_t count, bool partial)
 {
-	uint64_t n = ready_now(e, count, partial);
+	uint64_t n;
 
+	/*
+	 * The application side left: every driver call fails with EIDRM, as
+	 * after EVL's xbuf_release() (its waits flushed with EVL_T_RMID). A
+	 * clean departure (its last fd closed) says so in the owner word, one
+	 * load, so even a call that could complete fails; a death is seen by
+	 * a call that would wait, and wakes those that sleep.
+	 */
+	if (xb_end_side(e) == XBUF_SIDE_DRIVER) {
+		uint32_t owner = load_acquire(&e->peer->owner);
+
+		/* peer_dead: the owner word this end last saw dead (sticky until it changes) */
+		if (owner == XBUF_OWNER_GONE || owner == load_relaxed(&e->peer_dead))
+			return -EIDRM;
+	}
+	n = ready_now(e, count, partial);
 	if (n || !e->ops->peer_gone(e))
 		return (int64_t)n;
-	/*
-	 * The application side left (closed its last fd of the element, or
-	 * died): every driver call fails with EIDRM at once, as EVL's
-	 * xbuf_release() flushes the driver's waits with EVL_T_RMID.
-	 */
-	if (xb_end_side(e) == XBUF_SIDE_DRIVER)
+	if (xb_end_side(e) == XBUF_SIDE_DRIVER) {
+		uint32_t dead = load_acquire(&e->peer->owner);	/* a pid, or 0: the creator died */
+		struct xb_end *o = xb_end_of(e->el, XBUF_SIDE_DRIVER, !e->ring);
+
+		__atomic_store_n(&e->peer_dead, dead, __ATOMIC_RELAXED);
+		if (load_acquire(&o->peer->owner) == dead)	/* the same process held the other app end */
+			__atomic_store_n(&o->peer_dead, dead, __ATOMIC_RELAXED);
 		return -EIDRM;
+	}
 	/* Gone: its last bytes are published (P1 before the owner word moved, or its death). */
 	n = e->role == XB_CONSUMER ? xb_fill(e) : 0;
 	if (n > count)
@@ -561,6 +578,7 @@ void xb_end_init(struct xb_end *e, struct xb_element *el, int ring, int role, in
 	pthread_mutexattr_destroy(&attr);
 	e->ops = el->ops;
 	e->el = el;
+	e->peer_dead = XBUF_OWNER_GONE;	/* none seen dead */
 	e->ring = ring;
 	e->role = role;
 	e->self = role == XB_PRODUCER ? &pages[side]->prod : &pages[side]->cons;

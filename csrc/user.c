@@ -431,7 +431,9 @@ static void name_of(int fd, char *name, size_t len)
 	link[n] = 0;
 	if (strncmp(link, SHM_DIR SHM_PREFIX, strlen(SHM_DIR SHM_PREFIX)) || strchr(link, ' '))
 		return;	/* not in /dev/shm, or " (deleted)" */
-	snprintf(name, len, "%s", link + strlen(SHM_DIR SHM_PREFIX));
+	n = (ssize_t)strnlen(link + strlen(SHM_DIR SHM_PREFIX), len - 1);
+	memcpy(name, link + strlen(SHM_DIR SHM_PREFIX), (size_t)n);
+	name[n] = 0;
 }
 
 static int user_map(int fd, struct xb_element *el)
@@ -481,7 +483,7 @@ static void user_unmap(struct xb_element *el)
  * A new fd of the element in this process (created, opened, adopted):
  * it holds the name (byte 1), and read(2)/write(2) on it must not reach
  * the object: its file position goes to the largest one, where read(2)
- * finds the end of the file and write(2) fails with EFBIG (the position
+ * and write(2) of any count fail with EINVAL (the position
  * is its open file description's: dups, fork children and receivers of
  * the fd share it). pread(2)/pwrite(2) address the object itself, as
  * stores into the mapping would.

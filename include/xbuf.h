@@ -24,8 +24,8 @@
  *             do not), and its sleeping calls fail with EBADF once seen.
  *   read(2), write(2), poll(2), epoll on a user-space element fd never
  *             reach the rings nor the header: its file position is the
- *             largest one, so read(2) returns 0 (end of file) and write(2)
- *             fails with EFBIG; poll(2)/select(2) see a regular file
+ *             largest one, so read(2) and write(2) fail with EINVAL (the
+ *             position plus any count overflows); poll(2)/select(2) see a regular file
  *             (always ready) and epoll_ctl(2) fails with EPERM. Use
  *             xbuf_read()/xbuf_write(), and xbuf_poll() or
  *             xbuf_notify_fd()/xbuf_arm() for readiness. (pread/pwrite
@@ -50,9 +50,12 @@
  *     evl_put_xbuf() never end it: the application keeps waiting.
  *   - the application side leaving (its last fd of the element closed, or
  *     its death; user-space backend: the creator, or the process that
- *     claimed the app end) makes every driver call fail with -EIDRM at
- *     once, blocked or not, whether or not the ring was used. The driver's
- *     reference still keeps the memory mapped until evl_put_xbuf().
+ *     claimed the app end) makes every driver call fail with -EIDRM:
+ *     blocked ones at once, whether or not the ring was used; later ones
+ *     too (after a death, user-space backend: from the first call that
+ *     would wait, or a wait woken by it; a call that finds bytes or room
+ *     before anything noticed the death may still complete). The
+ *     driver's reference still keeps the memory mapped until evl_put_xbuf().
  */
 #ifndef XBUF_H
 #define XBUF_H
@@ -330,7 +333,8 @@ struct evl_xbuf *evl_get_xbuf(int efd, struct evl_file **efilpp);
 void evl_put_xbuf(struct evl_file *efilp);
 /*
  * End the stream (not in EVL, which has none): the application reads what
- * is left, then EPIPE; its writes fail with EPIPE. A later driver call, of
+ * is left, then EPIPE; a write that finds no room fails with EPIPE instead
+ * of waiting. A later driver call, of
  * this process or another, starts a new stream where this one stopped.
  * 0, -EBUSY (another process holds a driver end, or this thread holds a
  * borrow), -EBADF (NULL). xbuf.ko exports the same call for in-kernel
