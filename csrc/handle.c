@@ -127,9 +127,12 @@ static void element_put(struct xb_element *el, int side)
 	struct xb_element **pp;
 	int ring;
 
-	if (side >= 0 && --el->side_refs[side] == 0)
+	if (side >= 0 && --el->side_refs[side] == 0) {
 		for (ring = 0; ring < 2; ring++)
 			xb_end_release(xb_end_of(el, side, ring));
+		if (!el->side_refs[!side] && el->ops->closed)
+			el->ops->closed(el);	/* no handle left, only mapping holds */
+	}
 	if (--el->refs)
 		return;
 	for (pp = &elements; *pp; pp = &(*pp)->next)

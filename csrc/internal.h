@@ -115,6 +115,8 @@ struct xb_backend_ops {
 	 * NULL: nothing to do (the kernel's file is the element).
 	 */
 	void (*adopt)(int fd, struct xb_element *el);
+	/* The last handle (fd or driver reference) of the element went; holds may remain. NULL: nothing. */
+	void (*closed)(struct xb_element *el);
 	/* Undo map (the last reference to the element went). */
 	void (*unmap)(struct xb_element *el);
 	/* After fork(), in the child: drop what names the parent (its claims). */
@@ -185,7 +187,8 @@ struct xb_end {
 	const struct xb_backend_ops *ops;	/* the element's */
 	struct xb_element *el;		/* the element the end is of */
 	struct xb_peer_ref peer_ref;	/* user backend: the peer's owner, as last seen */
-	uint32_t peer_dead;		/* driver end: the app owner word last seen dead (XBUF_OWNER_GONE: none) */
+	struct xb_peer_ref creator_ref;	/* user backend, driver end: the element's creator, as last seen */
+	uint32_t peer_dead;		/* driver end: the app owner word when the app side was seen gone */
 };
 
 struct xb_element {
@@ -284,6 +287,9 @@ static inline struct xb_end *xb_end_of(struct xb_element *el, int side, int ring
 
 	return &el->end[ring][role];
 }
+
+/* No owner word has this value (0, pids, XBUF_OWNER_GONE): xb_end.peer_dead's "none". */
+#define XB_NOT_SEEN	0xfffffffeu
 
 /* The side (XBUF_SIDE_APP / XBUF_SIDE_DRIVER) an end belongs to. */
 static inline int xb_end_side(const struct xb_end *e)

@@ -174,17 +174,23 @@ static int64_t settle_now(struct xb_end *e, size_t count, bool partial)
 	uint64_t n;
 
 	/*
-	 * The application side left: every driver call fails with EIDRM, as
-	 * after EVL's xbuf_release() (its waits flushed with EVL_T_RMID). A
-	 * clean departure (its last fd closed) says so in the owner word, one
-	 * load, so even a call that could complete fails; a death is seen by
-	 * a call that would wait, and wakes those that sleep.
+	 * The application side left (the backend's peer_gone() says when):
+	 * every driver call fails with EIDRM, as after EVL's xbuf_release()
+	 * (its waits flushed with EVL_T_RMID). A clean departure shows in
+	 * two words (no holder of the app end, the creator closed), so even
+	 * a call that could complete fails; a death is seen by a call that
+	 * would wait, and wakes those that sleep; after either, this end
+	 * fails at once until a process claims the app end again.
 	 */
 	if (xb_end_side(e) == XBUF_SIDE_DRIVER) {
 		uint32_t owner = load_acquire(&e->peer->owner);
+		const struct xbuf_shm_side *app = (const void *)((const char *)e->el->base +
+						XBUF_APP_PAGE * e->el->info.page_size);
 
-		/* peer_dead: the owner word this end last saw dead (sticky until it changes) */
-		if (owner == XBUF_OWNER_GONE || owner == load_relaxed(&e->peer_dead))
+		if (owner == load_relaxed(&e->peer_dead))
+			return -EIDRM;	/* seen gone, and no process claimed the app end since */
+		if ((!owner || owner == XBUF_OWNER_GONE) &&
+		    load_acquire(&app->creator) == XBUF_OWNER_GONE)
 			return -EIDRM;
 	}
 	n = ready_now(e, count, partial);
@@ -578,7 +584,7 @@ void xb_end_init(struct xb_end *e, struct xb_element *el, int ring, int role, in
 	pthread_mutexattr_destroy(&attr);
 	e->ops = el->ops;
 	e->el = el;
-	e->peer_dead = XBUF_OWNER_GONE;	/* none seen dead */
+	e->peer_dead = XB_NOT_SEEN;	/* the app side not seen gone */
 	e->ring = ring;
 	e->role = role;
 	e->self = role == XB_PRODUCER ? &pages[side]->prod : &pages[side]->cons;

@@ -462,21 +462,34 @@ static int user_map(int fd, struct xb_element *el)
 	return 0;
 }
 
+/*
+ * The last handle of the element went (mapping holds may remain, e.g. a
+ * garbage-collected runtime's views): a private element's name goes now,
+ * so that the name can be created again at once.
+ */
+static void user_closed(struct xb_element *el)
+{
+	if (el->marker_fd < 0)
+		return;
+	unlink_if_last(el->marker_fd, el->name);
+	close(el->marker_fd);
+	el->marker_fd = -1;
+}
+
 static void user_unmap(struct xb_element *el)
 {
 	int ring, role;
 
 	for (ring = 0; ring < 2; ring++)
-		for (role = 0; role < 2; role++)
+		for (role = 0; role < 2; role++) {
 			xb_peer_unref(&el->end[ring][role].peer_ref);
+			xb_peer_unref(&el->end[ring][role].creator_ref);
+		}
 	munmap(el->base, el->map_size);
 	/* The name we know it by (a created file's own path says "#<ino> (deleted)"): only if it names our file. */
 	unlink_if_last(el->lock_fd, el->shm_name[0] ? el->shm_name : el->name);
 	close(el->lock_fd);	/* drops any lock still held (none: the ends were released) */
-	if (el->marker_fd >= 0) {
-		unlink_if_last(el->marker_fd, el->name);
-		close(el->marker_fd);
-	}
+	user_closed(el);
 }
 
 /*
@@ -507,6 +520,10 @@ static void user_forked(struct xb_element *el)
 	int lfd = own_description(el->lock_fd);
 
 	el->created = false;	/* the creator is the parent */
+	if (el->marker_fd >= 0) {
+		close(el->marker_fd);	/* the private name is the parent's: not ours to remove */
+		el->marker_fd = -1;
+	}
 	if (lfd < 0)
 		return;
 	dup3(lfd, el->lock_fd, O_CLOEXEC);
@@ -544,24 +561,47 @@ static off_t lock_off(const struct xb_end *e, const struct xbuf_shm_endpoint *ep
  * for a live peer: the watcher thread (peer.c) tells deaths. A peer that
  * let go is forgotten here, pidfd and all.
  */
+/* The app page's creator word of e's element. */
+static uint32_t *creator_word(const struct xb_end *e)
+{
+	return &((struct xbuf_shm_side *)((char *)e->el->base +
+					  XBUF_APP_PAGE * e->el->info.page_size))->creator;
+}
+
+/*
+ * Has the application side left, as the driver end e sees it? Nobody
+ * stands for it: no live process holds the app end (it let go, died, or
+ * none claimed it), and the creator is gone too (closed: XBUF_OWNER_GONE
+ * in the creator word; or dead: its lock on byte 0 is free). While the
+ * creator lives, the element lives (EVL: while an fd is open), and the
+ * driver waits for whoever uses the app end next.
+ */
+static bool app_left(struct xb_end *e, uint32_t owner)
+{
+	uint32_t *word = creator_word(e), creator;
+
+	if (owner && owner != XBUF_OWNER_GONE) {
+		if (owner == (uint32_t)xb_self_pid())
+			return false;
+		if (!xb_peer_dead(&e->peer_ref, owner, &e->peer->owner, e->el->lock_fd, lock_off(e, e->peer)))
+			return false;
+	} else {
+		xb_peer_unref(&e->peer_ref);
+	}
+	creator = load_acquire(word);
+	if (!creator || creator == XBUF_OWNER_GONE)
+		return true;
+	if (creator == (uint32_t)xb_self_pid())
+		return false;	/* we created it: our own close says XBUF_OWNER_GONE */
+	return xb_peer_dead(&e->creator_ref, creator, word, e->el->lock_fd, CREATOR_BYTE);
+}
+
 static bool user_peer_gone(struct xb_end *e)
 {
 	uint32_t owner = load_acquire(&e->peer->owner);
 
-	if (!owner && xb_end_side(e) == XBUF_SIDE_DRIVER) {
-		/*
-		 * No process claimed the app end (yet, or since it let go
-		 * through evl_put_xbuf()'s counterpart): the creator stands for
-		 * the application, and its write lock on byte 0 for its life.
-		 */
-		const uint32_t *creator = &((const struct xbuf_shm_side *)((const char *)e->el->base +
-					    XBUF_APP_PAGE * e->el->info.page_size))->creator;
-		uint32_t pid = load_acquire(creator);
-
-		if (!pid || pid == (uint32_t)xb_self_pid())
-			return false;
-		return xb_peer_dead(&e->peer_ref, pid, creator, e->el->lock_fd, CREATOR_BYTE);
-	}
+	if (xb_end_side(e) == XBUF_SIDE_DRIVER)
+		return app_left(e, owner);
 	if (!owner) {
 		xb_peer_unref(&e->peer_ref);	/* the driver let go without ending the stream: wait */
 		return false;
@@ -713,16 +753,23 @@ static void user_release(struct xb_end *e)
 	uint32_t me = (uint32_t)xb_self_pid();
 	bool app = xb_end_side(e) == XBUF_SIDE_APP;
 
-	if (!e->claimed) {
+	if (app && e->el->created) {
 		/*
-		 * The creator leaving an app end nobody claimed: the application
-		 * is gone (the driver's calls fail with EIDRM), unless a process
-		 * claims it later.
+		 * The creator's last handle went: it no longer stands for the
+		 * application. Once no live process holds the app ends either,
+		 * the driver's calls fail with EIDRM; its sleepers look again.
 		 */
-		if (app && e->el->created)
-			let_go(e, 0, XBUF_OWNER_GONE);
-		return;
+		uint32_t *word = creator_word(e), pid = me;
+
+		__atomic_compare_exchange_n(word, &pid, XBUF_OWNER_GONE, false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+		if (!e->claimed) {
+			__atomic_fetch_add(&e->self->seq, 1, __ATOMIC_SEQ_CST);
+			futex_wake_shared(&e->self->seq);
+		}
 	}
+	if (!e->claimed)
+		return;
 	e->claimed = false;
 	/*
 	 * The application leaving ends the driver's calls (EIDRM); the driver
@@ -778,6 +825,7 @@ const struct xb_backend_ops xb_user_ops = {
 	.rings		= user_rings,
 	.unlink		= NULL,	/* the last holder removes the name (user_unmap()) */
 	.adopt		= user_adopt,
+	.closed		= user_closed,
 	.shutdown	= user_shutdown,
 	.claim		= user_claim,
 	.release	= user_release,

@@ -49,12 +49,14 @@
  *     the application reads what is left, then EPIPE. evl_get_xbuf() and
  *     evl_put_xbuf() never end it: the application keeps waiting.
  *   - the application side leaving (its last fd of the element closed, or
- *     its death; user-space backend: the creator, or the process that
- *     claimed the app end) makes every driver call fail with -EIDRM:
- *     blocked ones at once, whether or not the ring was used; later ones
- *     too (after a death, user-space backend: from the first call that
- *     would wait, or a wait woken by it; a call that finds bytes or room
- *     before anything noticed the death may still complete). The
+ *     its death) makes every driver call fail with -EIDRM: blocked ones at
+ *     once, whether or not the ring was used, and later ones. User-space
+ *     backend: the application side has left when no live process holds
+ *     an app end and the element's creator is gone (closed its last fd of
+ *     it, or died); while the creator lives the element lives, and the
+ *     driver waits for whoever uses the app end next (another process may
+ *     open it by name and claim it). After a death, a call that finds
+ *     bytes or room before anything noticed may still complete. The
  *     driver's reference still keeps the memory mapped until evl_put_xbuf().
  */
 #ifndef XBUF_H
@@ -140,8 +142,9 @@ struct xbuf_stat {
  *                  per /dev/shm (per machine, or per mount namespace), for
  *                  public and private elements alike; a public name is held
  *                  while any fd or mapping of the element lives in any
- *                  process, a private one while its creating process (or a
- *                  fork child of it) has the element. A name whose holders
+ *                  process, a private one while its creating process has
+ *                  an fd of it or a driver reference
+ *                  (not a mere xbuf_map_hold()). A name whose holders
  *                  all died is taken over. Kernel backend: the module's
  *                  name space, as xbuf.ko says.
  *   -ENODEV        XBUF_CLONE_KERNEL without the kernel module

@@ -103,12 +103,12 @@ export async function runLatmus(opts: LatmusOptions, io: LatmusIO): Promise<Latm
   const stop = (why: LatmusEnd["stoppedBy"]) => {
     if (session.stopped) return;
     stoppedBy ??= why;
-    const last = session.stop();
-    // A sampler that never tried to write never claimed the ring: no EPIPE
-    // will come, and there is nothing to drain. End the wait by closing.
-    // The kernel companion never sends EPIPE at all: close once the ring is
-    // drained (the loop checks after each batch).
-    if (last.records + last.dropped === 0 || (xb.backend === "kernel" && xb.rings().inbound.fill === 0)) {
+    session.stop();
+    // The user-space sampler ends the stream when it stops
+    // (evl_shutdown_xbuf()): the loop drains and ends on EPIPE. The kernel
+    // companion does not yet (issue 9's kernel part): close once the ring
+    // is drained (the loop checks after each batch).
+    if (xb.backend === "kernel" && xb.rings().inbound.fill === 0) {
       closedEmpty = true;
       xb.close();
     }
