@@ -126,7 +126,7 @@ int xbuf_create(size_t i_bufsz, size_t o_bufsz, int flags, const char *fmt, ...)
 	if (fd < 0)
 		return fd;
 	creator = public && ops->unlink;	/* else the backend unlists the name itself */
-	r = xb_handle_install(fd, creator, bare);
+	r = xb_handle_install(fd, XB_INSTALL_FRESH | XB_INSTALL_CREATOR, bare);
 	if (r) {
 		if (creator)
 			ops->unlink(bare, fd);
@@ -167,7 +167,7 @@ int xbuf_open(const char *name, int flags)
 	}
 	if (fd < 0)
 		return fd;
-	r = xb_handle_install(fd, false, name);
+	r = xb_handle_install(fd, XB_INSTALL_FRESH, name);
 	if (r) {
 		close(fd);
 		return r == -EBADF ? -ENOENT : r;
@@ -177,7 +177,12 @@ int xbuf_open(const char *name, int flags)
 
 int xbuf_close(int fd)
 {
-	struct xb_handle *h = xb_handle_close(fd);
+	struct xb_handle *h = xb_handle_get(fd);	/* a stale handle goes: fd names another file */
+
+	if (!h)
+		return -EBADF;
+	xb_handle_put(h);
+	h = xb_handle_close(fd);
 
 	if (!h)
 		return -EBADF;
@@ -259,7 +264,7 @@ static ssize_t app_begin(int fd, int ring, size_t count, int flags, void **data)
 
 static int app_end(int fd, int ring, size_t n)
 {
-	struct xb_handle *h = xb_handle_get(fd);
+	struct xb_handle *h = xb_handle_get_bound(fd);	/* the begin checked the fd */
 	int r;
 
 	if (!h)

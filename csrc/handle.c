@@ -29,6 +29,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include "internal.h"
 
@@ -63,7 +65,7 @@ static struct xb_handle **slot_of(int fd)
  * the first backend whose probe knows fd says which object it is (a
  * user-space object by its inode, a kernel element by its id).
  */
-static int element_get(int fd, struct xb_element **elp)
+static int element_get(int fd, struct xb_element **elp, struct stat *stp)
 {
 	const struct xb_backend_ops *ops = NULL;
 	struct xb_element *el;
@@ -73,6 +75,7 @@ static int element_get(int fd, struct xb_element **elp)
 
 	if (fstat(fd, &st) < 0)
 		return -EBADF;
+	*stp = st;
 	for (i = 0; !ops && xb_backends[i]; i++)
 		if (xb_backends[i]->probe(fd, &st, &id))
 			ops = xb_backends[i];
@@ -95,6 +98,7 @@ static int element_get(int fd, struct xb_element **elp)
 	if (!el)
 		return -ENOMEM;
 	el->lock_fd = -1;	/* none unless the backend's map opens one */
+	el->marker_fd = -1;
 	r = ops->map(fd, el);
 	if (r)
 		goto fail;
@@ -123,9 +127,12 @@ static void element_put(struct xb_element *el, int side)
 	struct xb_element **pp;
 	int ring;
 
-	if (side >= 0 && --el->side_refs[side] == 0)
+	if (side >= 0 && --el->side_refs[side] == 0) {
 		for (ring = 0; ring < 2; ring++)
 			xb_end_release(xb_end_of(el, side, ring));
+		if (!el->side_refs[!side] && el->ops->closed)
+			el->ops->closed(el);	/* no handle left, only mapping holds */
+	}
 	if (--el->refs)
 		return;
 	for (pp = &elements; *pp; pp = &(*pp)->next)
@@ -190,22 +197,76 @@ static void handle_free(struct xb_handle *h)
 }
 
 /*
- * Wrap an element fd in an application handle and enter it in the table.
- * public_creator: unlink the name (the backend's unlink hook) when this
- * handle goes. name: the element's, if its backend's map did not say.
+ * Take a stale handle off its slot, with table_lock held: its fd number
+ * no longer names its file (close(2) instead of xbuf_close(), then the
+ * number was handed out again). Its calls fail with EBADF, and the number
+ * is not ours to close any more. Returns h if the caller must cancel it
+ * and drop the table's reference (outside the lock), else NULL.
  */
-int xb_handle_install(int fd, bool public_creator, const char *name)
+static struct xb_handle *evict_locked(struct xb_handle *h)
 {
+	struct xb_handle **slot = slot_of(h->fd);
+
+	if (!slot || *slot != h || h->closed)
+		return NULL;
+	__atomic_store_n(&h->closed, true, __ATOMIC_RELEASE);
+	h->owns_fd = false;
+	h->public_creator = false;
+	__atomic_store_n(slot, NULL, __ATOMIC_RELEASE);
+	return h;
+}
+
+static void evict_finish(struct xb_handle *h)
+{
+	if (!h)
+		return;
+	xb_handle_cancel(h);	/* its sleepers wake with EBADF */
+	xb_handle_put(h);
+}
+
+/*
+ * Does h's fd number still name the file h was made for? One statx(2).
+ * The number may be closed and handed out again by another thread at any
+ * moment (close(2) behind the library's back is what this detects), so
+ * the call is made as a raw system call: it races by design, and a
+ * sanitizer's model of fd lifetimes (which does not see memfd_create())
+ * has nothing to say about it.
+ */
+static bool fd_still_ours(const struct xb_handle *h)
+{
+	struct statx stx;
+
+	if (syscall(SYS_statx, h->fd, "", AT_EMPTY_PATH, STATX_INO, &stx) < 0)
+		return false;
+	return makedev(stx.stx_dev_major, stx.stx_dev_minor) == h->dev && stx.stx_ino == h->ino &&
+	       makedev(stx.stx_rdev_major, stx.stx_rdev_minor) == h->rdev;
+}
+
+/*
+ * Wrap an element fd in an application handle and enter it in the table.
+ * XB_INSTALL_FRESH: fd was just made by the kernel (create, open), so a
+ * handle still in its slot is stale: it goes. XB_INSTALL_CREATOR: this
+ * process created the element (for its public name, the backend's unlink
+ * hook when this handle goes). name: the element's, if its backend's map
+ * did not say.
+ */
+int xb_handle_install(int fd, unsigned int flags, const char *name)
+{
+	struct xb_handle *stale = NULL;
 	struct xb_element *el;
 	struct xb_handle *h;
+	struct stat st;
 	int r;
 
 	pthread_mutex_lock(&table_lock);
 	if (slot_of(fd) && *slot_of(fd)) {
-		pthread_mutex_unlock(&table_lock);
-		return 0;
+		if (!(flags & XB_INSTALL_FRESH)) {
+			pthread_mutex_unlock(&table_lock);
+			return 0;
+		}
+		stale = evict_locked(*slot_of(fd));
 	}
-	r = element_get(fd, &el);
+	r = element_get(fd, &el, &st);
 	if (r)
 		goto out;
 	h = handle_alloc(el, fd, XBUF_SIDE_APP);
@@ -216,7 +277,14 @@ int xb_handle_install(int fd, bool public_creator, const char *name)
 		goto out;
 	}
 	h->owns_fd = true;
-	h->public_creator = public_creator && el->ops->unlink;
+	h->dev = st.st_dev;
+	h->ino = st.st_ino;
+	h->rdev = st.st_rdev;
+	h->public_creator = (flags & XB_INSTALL_CREATOR) && el->ops->unlink;
+	if (flags & XB_INSTALL_CREATOR)
+		el->created = true;
+	if (el->ops->adopt)
+		el->ops->adopt(fd, el);
 	if (name && !el->name[0])
 		snprintf(el->name, sizeof(el->name), "%s", name);
 	r = table_insert(h);
@@ -227,6 +295,7 @@ int xb_handle_install(int fd, bool public_creator, const char *name)
 	}
 out:
 	pthread_mutex_unlock(&table_lock);
+	evict_finish(stale);
 	return r;
 }
 
@@ -273,9 +342,29 @@ struct xb_handle *xb_handle_get(int fd)
 	if (fd < 0)
 		return NULL;
 	h = handle_lookup(fd, &closing);
-	if (h || closing || xb_handle_install(fd, false, NULL))
+	if (h && !fd_still_ours(h)) {
+		/* Closed with close(2), and the number names another file now. */
+		struct xb_handle *stale;
+
+		pthread_mutex_lock(&table_lock);
+		stale = evict_locked(h);
+		pthread_mutex_unlock(&table_lock);
+		evict_finish(stale);
+		xb_handle_put(h);
+		h = NULL;
+		closing = false;
+	}
+	if (h || closing || xb_handle_install(fd, 0, NULL))
 		return h;
 	return handle_lookup(fd, &closing);
+}
+
+/* xb_handle_get() without the fd check: for calls bound to a borrow the handle's begin made. */
+struct xb_handle *xb_handle_get_bound(int fd)
+{
+	bool closing;
+
+	return fd < 0 ? NULL : handle_lookup(fd, &closing);
 }
 
 /* The handle is going: its blocked calls and armed wait end with EBADF. */

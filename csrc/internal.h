@@ -109,6 +109,14 @@ struct xb_backend_ops {
 	 * goes, if it still names fd's object; NULL: the backend does.
 	 */
 	void (*unlink)(const char *name, int fd);
+	/*
+	 * A new fd of the element in this process (created, opened or
+	 * adopted): make it safe for read(2)/write(2) and hold the name.
+	 * NULL: nothing to do (the kernel's file is the element).
+	 */
+	void (*adopt)(int fd, struct xb_element *el);
+	/* The last handle (fd or driver reference) of the element went; holds may remain. NULL: nothing. */
+	void (*closed)(struct xb_element *el);
 	/* Undo map (the last reference to the element went). */
 	void (*unmap)(struct xb_element *el);
 	/* After fork(), in the child: drop what names the parent (its claims). */
@@ -119,6 +127,8 @@ struct xb_backend_ops {
 	int (*claim)(struct xb_end *e);
 	/* The last handle of the end's side went. */
 	void (*release)(struct xb_end *e);
+	/* evl_shutdown_xbuf() on a driver end: end the stream; 0 or -EBUSY. NULL: not here. */
+	int (*shutdown)(struct xb_end *e);
 	/*
 	 * A token to read before the caller's last look at the ring, for
 	 * sleep(): a wake-up of this process (close, peer death) moves it.
@@ -177,6 +187,8 @@ struct xb_end {
 	const struct xb_backend_ops *ops;	/* the element's */
 	struct xb_element *el;		/* the element the end is of */
 	struct xb_peer_ref peer_ref;	/* user backend: the peer's owner, as last seen */
+	struct xb_peer_ref creator_ref;	/* user backend, driver end: the element's creator, as last seen */
+	uint32_t peer_dead;		/* driver end: the app owner word when the app side was seen gone */
 };
 
 struct xb_element {
@@ -191,7 +203,9 @@ struct xb_element {
 	struct xb_end end[2][2];	/* [ring][XB_PRODUCER / XB_CONSUMER] */
 	char name[XBUF_NAME_MAX + 1];
 	int lock_fd;			/* user backend: our own open file description, for the owner locks */
-	bool creator_of_public;		/* unlink the name when our creator handle goes */
+	int marker_fd;			/* user backend: a private element's name file, held by its creator */
+	bool created;			/* this process created the element (and not a fork child of it) */
+	char shm_name[XBUF_NAME_MAX + 1];	/* user backend: the public name our file has, if any */
 };
 
 /* Async waits for event loops: one helper thread per handle, started on demand. */
@@ -212,6 +226,8 @@ struct xb_handle {
 	bool closed;			/* wakes and fails its blocked calls */
 	struct xb_handle *next_free;	/* on the free list once dead (handle.c) */
 	int fd;				/* user-visible fd; -1 for driver references */
+	dev_t dev, rdev;		/* the file fd named when installed: a number closed with */
+	ino_t ino;			/* close(2) and handed out again names another one */
 	int side;			/* XBUF_SIDE_APP / XBUF_SIDE_DRIVER */
 	bool owns_fd;			/* close(fd) when the last ref goes */
 	bool public_creator;		/* this handle created a public element */
@@ -224,7 +240,10 @@ extern const struct xb_backend_ops *const xb_backends[];	/* auto's order, NULL-t
 struct xb_handle *xb_handle_get(int fd);
 void xb_handle_put(struct xb_handle *h);
 void xb_handle_cancel(struct xb_handle *h);
-int xb_handle_install(int fd, bool public_creator, const char *name);
+#define XB_INSTALL_FRESH	0x1	/* the fd was just made: a handle in its slot is stale */
+#define XB_INSTALL_CREATOR	0x2	/* this process created the element */
+int xb_handle_install(int fd, unsigned int flags, const char *name);
+struct xb_handle *xb_handle_get_bound(int fd);
 struct xb_handle *xb_handle_close(int fd);
 struct xb_handle *xb_handle_new_driver(struct xb_handle *app);
 struct xb_element *xb_element_hold(struct xb_handle *h);
@@ -239,6 +258,9 @@ ssize_t xb_copy(struct xb_handle *h, struct xb_end *e, void *buf, size_t count,
 		enum xb_mode mode);
 int xb_poll(struct xb_handle *h, int events, size_t count, int timeout_ms, bool spin);
 int xb_ready(struct xb_end *e, int events, size_t count);
+#define XB_SLEEP_MAX	126	/* ends one sleep waits on (futex_waitv: 128 words, one is the wake word) */
+int xb_poll_ends(struct xb_handle **hs, struct xb_end **ends, int *revents, int *err,
+		 int n, int timeout_ms);
 void xb_end_init(struct xb_end *e, struct xb_element *el, int ring, int role, int side);
 void xb_end_release(struct xb_end *e);
 uint64_t xb_fill(const struct xb_end *e);
@@ -264,6 +286,15 @@ static inline struct xb_end *xb_end_of(struct xb_element *el, int side, int ring
 	int role = XBUF_PRODUCER_SIDE(ring) == side ? XB_PRODUCER : XB_CONSUMER;
 
 	return &el->end[ring][role];
+}
+
+/* No owner word has this value (0, pids, XBUF_OWNER_GONE): xb_end.peer_dead's "none". */
+#define XB_NOT_SEEN	0xfffffffeu
+
+/* The side (XBUF_SIDE_APP / XBUF_SIDE_DRIVER) an end belongs to. */
+static inline int xb_end_side(const struct xb_end *e)
+{
+	return e->role == XB_PRODUCER ? XBUF_PRODUCER_SIDE(e->ring) : XBUF_CONSUMER_SIDE(e->ring);
 }
 
 /* The ring a side reads (is consumer of), and the one it writes. */

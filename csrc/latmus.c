@@ -459,7 +459,12 @@ int xbuf_latmus_stop(struct xbuf_latmus *lm, struct xbuf_latmus_info *last)
 	ret = pthread_join(lm->thread, NULL);
 	if (ret)
 		return -ret;	/* the session stays valid: nothing was torn down */
-	/* The sampler is gone: no evl_write_xbuf() can race the put. */
+	/*
+	 * The sampler is gone: no evl_write_xbuf() can race the put. The
+	 * run is over: end the stream, so the reader drains and sees EPIPE
+	 * (the put alone ends nothing, as in EVL).
+	 */
+	evl_shutdown_xbuf(lm->xbuf);
 	evl_put_xbuf(lm->efile);
 	if (last)
 		xbuf_latmus_info(lm, last);

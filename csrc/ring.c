@@ -171,10 +171,40 @@ static bool spin_until_ready(struct xb_end **ends, int n, size_t count)
  */
 static int64_t settle_now(struct xb_end *e, size_t count, bool partial)
 {
-	uint64_t n = ready_now(e, count, partial);
+	uint64_t n;
 
+	/*
+	 * The application side left (the backend's peer_gone() says when):
+	 * every driver call fails with EIDRM, as after EVL's xbuf_release()
+	 * (its waits flushed with EVL_T_RMID). A clean departure shows in
+	 * two words (no holder of the app end, the creator closed), so even
+	 * a call that could complete fails; a death is seen by a call that
+	 * would wait, and wakes those that sleep; after either, this end
+	 * fails at once until a process claims the app end again.
+	 */
+	if (xb_end_side(e) == XBUF_SIDE_DRIVER) {
+		uint32_t owner = load_acquire(&e->peer->owner);
+		const struct xbuf_shm_side *app = (const void *)((const char *)e->el->base +
+						XBUF_APP_PAGE * e->el->info.page_size);
+
+		if (owner == load_relaxed(&e->peer_dead))
+			return -EIDRM;	/* seen gone, and no process claimed the app end since */
+		if ((!owner || owner == XBUF_OWNER_GONE) &&
+		    load_acquire(&app->creator) == XBUF_OWNER_GONE)
+			return -EIDRM;
+	}
+	n = ready_now(e, count, partial);
 	if (n || !e->ops->peer_gone(e))
 		return (int64_t)n;
+	if (xb_end_side(e) == XBUF_SIDE_DRIVER) {
+		uint32_t dead = load_acquire(&e->peer->owner);	/* a pid, or 0: the creator died */
+		struct xb_end *o = xb_end_of(e->el, XBUF_SIDE_DRIVER, !e->ring);
+
+		__atomic_store_n(&e->peer_dead, dead, __ATOMIC_RELAXED);
+		if (load_acquire(&o->peer->owner) == dead)	/* the same process held the other app end */
+			__atomic_store_n(&o->peer_dead, dead, __ATOMIC_RELAXED);
+		return -EIDRM;
+	}
 	/* Gone: its last bytes are published (P1 before the owner word moved, or its death). */
 	n = e->role == XB_CONSUMER ? xb_fill(e) : 0;
 	if (n > count)
@@ -283,10 +313,10 @@ ssize_t xb_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 	uint64_t n;
 	int ret;
 
+	if (count == 0)
+		return 0;	/* EVL: before any other check, ENOBUFS included */
 	if (!e->data)
 		return -ENOBUFS;
-	if (count == 0)
-		return 0;
 	/* Above the capacity: a write, or a blocking read, could never complete. */
 	if (count > e->capacity && (e->role == XB_PRODUCER || mode != XB_NONBLOCK))
 		return -EINVAL;
@@ -310,7 +340,7 @@ ssize_t xb_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 
 		got = settle_now(e, count, mode == XB_NONBLOCK);
 		if (got < 0) {
-			ret = (int)got;	/* -EPIPE: gone, and nothing left to read */
+			ret = (int)got;	/* -EPIPE: gone, and nothing left to read; -EIDRM: the app left */
 			goto out_settle;
 		}
 		n = (uint64_t)got;
@@ -554,6 +584,7 @@ void xb_end_init(struct xb_end *e, struct xb_element *el, int ring, int role, in
 	pthread_mutexattr_destroy(&attr);
 	e->ops = el->ops;
 	e->el = el;
+	e->peer_dead = XB_NOT_SEEN;	/* the app side not seen gone */
 	e->ring = ring;
 	e->role = role;
 	e->self = role == XB_PRODUCER ? &pages[side]->prod : &pages[side]->cons;
@@ -566,4 +597,94 @@ void xb_end_init(struct xb_end *e, struct xb_element *el, int ring, int role, in
 void xb_end_release(struct xb_end *e)
 {
 	e->ops->release(e);
+}
+
+/*
+ * Readiness over several ends, each of its own handle (evl_poll_xbuf(), the
+ * driver side): revents[i] gets XBUF_POLLIN / XBUF_POLLOUT when a 1-byte
+ * read or write on ends[i] would complete, or err[i] the error any call on
+ * it would return now (-EIDRM: the application left; -EBUSY). Returns how
+ * many ends are ready or failed, 0 on timeout, -EINTR. At most
+ * XB_SLEEP_MAX ends: one sleep waits on all their peers at once.
+ */
+int xb_poll_ends(struct xb_handle **hs, struct xb_end **ends, int *revents, int *err,
+		 int n, int timeout_ms)
+{
+	struct xb_waitnode nodes[XB_SLEEP_MAX];
+	struct xb_sleep_on on[XB_SLEEP_MAX];
+	struct timespec deadline;
+	bool waiting = false, spun = false;
+	int i, got = 0, ret = 0;
+
+	if (n < 1 || n > XB_SLEEP_MAX)
+		return -EINVAL;
+	if (timeout_ms > 0)
+		deadline_after(&deadline, timeout_ms);
+	for (;;) {
+		uint32_t token = ends[0]->ops->wait_token();	/* before the look at the rings */
+
+		got = 0;
+		for (i = 0; i < n; i++) {
+			int r;
+
+			on[i].seq = &ends[i]->peer->seq;
+			on[i].val = load_acquire(&ends[i]->peer->seq);	/* before the position: W1 */
+			on[i].peer = ends[i]->peer;
+			on[i].end = ends[i];
+			on[i].events = role_event(ends[i]);
+			on[i].count = 1;
+			r = xb_ready(ends[i], on[i].events, 1);
+			revents[i] = r > 0 ? r : 0;
+			err[i] = r < 0 ? r : 0;
+			got += r != 0;
+		}
+		if (got || timeout_ms == 0)
+			break;
+		if (!spun) {
+			spun = true;
+			if (spin_until_ready(ends, n, 1))
+				continue;
+		}
+		if (!waiting) {
+			for (i = 0; i < n; i++) {
+				int r = end_lock(ends[i]);
+
+				if (!r) {
+					r = ends[i]->ops->claim(ends[i]);
+					if (!r)
+						waiter_enter(hs[i], ends[i], &nodes[i], 1);
+					end_unlock(ends[i]);
+				}
+				if (r) {
+					/* Not ours to wait on (EBUSY): report it, leave the others. */
+					err[i] = r;
+					while (i--) {
+						pthread_mutex_lock(&ends[i]->lock);
+						waiter_leave(ends[i], &nodes[i]);
+						end_unlock(ends[i]);
+					}
+					for (i = 0; i < n; i++)
+						revents[i] = err[i] ? 0 : revents[i];
+					return 1;
+				}
+			}
+			waiting = true;
+			continue;
+		}
+		ret = ends[0]->ops->sleep(hs[0], on, n, token, timeout_ms > 0 ? &deadline : NULL);
+		if (ret == -ETIMEDOUT) {
+			ret = 0;
+			break;
+		}
+		if (ret < 0 && ret != -EPIPE)
+			break;	/* -EINTR */
+		ret = 0;
+	}
+	if (waiting)
+		for (i = 0; i < n; i++) {
+			pthread_mutex_lock(&ends[i]->lock);
+			waiter_leave(ends[i], &nodes[i]);
+			end_unlock(ends[i]);
+		}
+	return ret < 0 ? ret : got;
 }

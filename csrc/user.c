@@ -25,9 +25,11 @@
  * the pidfd that tells a live owner's death without a syscall per check.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,21 @@
 #define SHM_DIR		"/dev/shm/"
 #define SHM_PREFIX	"xbuf."
 #define SHM_PATH_MAX	(sizeof(SHM_DIR SHM_PREFIX) + XBUF_NAME_MAX + 8)
+
+/*
+ * Locks on the object's first bytes (docs/ABI.md, "Peer death and
+ * departure"; the ends' owner locks are on their endpoints' bytes):
+ *   byte 0: the creator's write lock, on the description it created (the
+ *           application, until a process claims an app end);
+ *   byte 1: a read lock on every description the library knows of the
+ *           element (each fd it created, opened or adopted, and each
+ *           process's own lock_fd, which its mapping keeps): a name is
+ *           live while anyone holds it, and the last one out removes it.
+ * A private element's name is a file of its own at the same path, with
+ * no element in it ("marker"), read-locked on byte 1 by its creator.
+ */
+#define CREATOR_BYTE	0
+#define PRESENCE_BYTE	1
 
 static void shm_path(char *buf, size_t len, const char *name)
 {
@@ -117,10 +134,18 @@ static int read_info(int fd, struct xbuf_shm_info *info)
 	return 0;
 }
 
-/* Is the public element at path held by a live creator? */
-static bool creator_alive(int fd)
+/* Take (F_RDLCK, F_WRLCK) or drop (F_UNLCK) a lock on byte `off` through fd's description. */
+static int byte_lock(int fd, off_t off, short type)
 {
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = off, .l_len = 1 };
+
+	return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
+}
+
+/* Does a description other than fd's hold the name of the object (a presence lock)? */
+static bool name_held(int fd)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = PRESENCE_BYTE, .l_len = 1 };
 
 	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
 		return false;
@@ -133,40 +158,143 @@ static bool same_file(const struct stat *a, const struct stat *b)
 }
 
 /*
- * The name `path` is taken: take it off if its creator is dead. 0: it is
- * gone (try the link again), -EEXIST: a live creator's.
+ * The name `path` is taken: take it off if nobody holds it any more (its
+ * holders died). 1: we removed it, 0: it is gone (try the link again),
+ * -EEXIST: a live element's (or a live private element's name).
  *
- * Atomic against other creators doing the same: we take the dead
- * creator's lock ourselves (one process gets it; a live creator's, or
- * another reclaimer's, makes it fail), then remove the name only if it
- * still names the file we locked. Nobody can move a name from under that
- * lock but the one holding it, so a name just linked by another creator
- * is never removed: exactly one of racing creators wins.
+ * Atomic against other creators doing the same: we write-lock the
+ * presence byte ourselves (one process gets it; a live holder's read
+ * lock, or another reclaimer's, makes it fail), then remove the name only
+ * if it still names the file we locked. Nobody can move a name from under
+ * that lock but the one holding it, so a name just linked by another
+ * creator (which holds its presence lock before it links) is never
+ * removed: exactly one of racing creators wins.
  */
 static int reclaim_stale(const char *path)
 {
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
 	struct stat locked, named;
-	int old = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	int old = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK), r = 0;
 
 	if (old < 0)
 		return errno == ENOENT ? 0 : -EEXIST;
-	if (fcntl(old, F_OFD_SETLK, &fl) < 0) {
+	if (byte_lock(old, PRESENCE_BYTE, F_WRLCK)) {
 		close(old);
 		return -EEXIST;	/* alive, or being reclaimed by a creator that will win */
 	}
-	if (fstat(old, &locked) == 0 && stat(path, &named) == 0 && same_file(&locked, &named))
-		unlink(path);
+	if (fstat(old, &locked) == 0 && stat(path, &named) == 0 && same_file(&locked, &named) &&
+	    unlink(path) == 0)
+		r = 1;
 	close(old);	/* drops our lock on the dead file, after its name went */
-	return 0;
+	return r;
+}
+
+/*
+ * Link the initialized file fd (presence-locked) at the name's path: it
+ * takes the name over from dead holders; -EEXIST if a live one has it.
+ */
+static int link_name(int fd, const char *name)
+{
+	char path[SHM_PATH_MAX], proc[64];
+	int attempt;
+
+	shm_path(path, sizeof(path), name);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	for (attempt = 0; attempt < 3; attempt++) {
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return -errno;
+		/* Taken: by a live element, or left behind by dead ones? */
+		if (reclaim_stale(path) < 0)
+			break;
+	}
+	return -EEXIST;
+}
+
+/*
+ * Remove the name of fd's file if it still names it and fd's
+ * description is the last to hold it: upgrading our own presence lock
+ * to a write lock succeeds only then. Two holders leaving at once may
+ * both see the other: the name is then stale, and reclaimed by the next
+ * create, xbuf_reclaim() or xbuf_gc().
+ */
+static void unlink_if_last(int fd, const char *name)
+{
+	char path[SHM_PATH_MAX];
+	struct stat ours, named;
+
+	if (!name[0] || byte_lock(fd, PRESENCE_BYTE, F_WRLCK))
+		return;
+	shm_path(path, sizeof(path), name);
+	if (fstat(fd, &ours) == 0 && stat(path, &named) == 0 && same_file(&ours, &named))
+		unlink(path);
+}
+
+int xbuf_reclaim(const char *name)
+{
+	char path[SHM_PATH_MAX];
+	int r;
+
+	if (!name)
+		return -EINVAL;
+	if (name[0] == '/')
+		name++;
+	r = xbuf_abi_check_name(name, 1);
+	if (r)
+		return r;
+	shm_path(path, sizeof(path), name);
+	r = reclaim_stale(path);
+	return r == -EEXIST ? 0 : r;
+}
+
+int xbuf_gc(void)
+{
+	DIR *dir = opendir(SHM_DIR);
+	struct dirent *de;
+	int n = 0;
+
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		const char *name = de->d_name + strlen(SHM_PREFIX);
+
+		if (strncmp(de->d_name, SHM_PREFIX, strlen(SHM_PREFIX)) || xbuf_abi_check_name(name, 1))
+			continue;
+		n += xbuf_reclaim(name) == 1;
+	}
+	closedir(dir);
+	return n;
+}
+
+/*
+ * A private element's name, held while its creator process has the
+ * element: an empty file at the name's path, read-locked on byte 1. Its
+ * fd goes from user_create() to the user_map() of the same fd, on the
+ * same thread, through pending_marker.
+ */
+static __thread struct { int fd, marker; } pending_marker = { -1, -1 };
+
+static int make_marker(const char *name)
+{
+	int fd = open(SHM_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600), r;
+
+	if (fd < 0)
+		return -errno;
+	r = byte_lock(fd, PRESENCE_BYTE, F_RDLCK);
+	if (!r)
+		r = link_name(fd, name);
+	if (r) {
+		close(fd);
+		return r;
+	}
+	return fd;
 }
 
 /* Create the object: a memfd, or an initialized file linked into /dev/shm. */
 static int create_object(const struct xbuf_shm_info *info, const char *name, bool public)
 {
-	char path[SHM_PATH_MAX], proc[64];
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
-	int fd, r, attempt;
+	uint32_t me = (uint32_t)xb_self_pid();
+	int fd, r;
 
 	if (!public) {
 		char label[XBUF_NAME_MAX + 8];
@@ -180,26 +308,33 @@ static int create_object(const struct xbuf_shm_info *info, const char *name, boo
 	if (fd < 0)
 		return -errno;
 	if (ftruncate(fd, (off_t)info->file_size) < 0 ||
-	    pwrite(fd, info, sizeof(*info), 0) != (ssize_t)sizeof(*info))
+	    pwrite(fd, info, sizeof(*info), 0) != (ssize_t)sizeof(*info) ||
+	    pwrite(fd, &me, sizeof(me), (off_t)XBUF_APP_PAGE * info->page_size +
+		   offsetof(struct xbuf_shm_side, creator)) != (ssize_t)sizeof(me))
 		goto fail_errno;
+	/* The creator's lock, and the name's presence lock, before anyone can see the object. */
+	r = byte_lock(fd, CREATOR_BYTE, F_WRLCK);
+	if (!r)
+		r = byte_lock(fd, PRESENCE_BYTE, F_RDLCK);
+	if (r)
+		goto fail;
 	if (!public) {
 		fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+		if (name[0]) {
+			int marker = make_marker(name);
+
+			if (marker < 0) {
+				r = marker;
+				goto fail;
+			}
+			pending_marker.fd = fd;
+			pending_marker.marker = marker;
+		}
 		return fd;
 	}
-	if (fcntl(fd, F_OFD_SETLK, &fl) < 0)
-		goto fail_errno;
-	shm_path(path, sizeof(path), name);
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	for (attempt = 0; attempt < 3; attempt++) {
-		if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
-			return fd;
-		if (errno != EEXIST)
-			goto fail_errno;
-		/* Taken: by a live creator, or left behind by a dead one? */
-		if (reclaim_stale(path))
-			break;
-	}
-	r = -EEXIST;
+	r = link_name(fd, name);
+	if (!r)
+		return fd;
 	goto fail;
 fail_errno:
 	r = -errno;
@@ -208,19 +343,16 @@ fail:
 	return r;
 }
 
-/*
- * The creator's handle went: take the name off /dev/shm before the lock
- * goes with the fd, if it is still ours (a name another creator took
- * after ours was removed, e.g. by hand, stays).
- */
-static void user_unlink(const char *name, int fd)
+/* A create that failed after its name was linked: take it off again. */
+static void unlink_failed(const struct xb_create_req *req, int fd)
 {
-	char path[SHM_PATH_MAX];
-	struct stat ours, named;
-
-	shm_path(path, sizeof(path), name);
-	if (fstat(fd, &ours) == 0 && stat(path, &named) == 0 && same_file(&ours, &named))
-		unlink(path);
+	if (req->public)
+		unlink_if_last(fd, req->name);
+	if (pending_marker.fd == fd) {
+		unlink_if_last(pending_marker.marker, req->name);
+		close(pending_marker.marker);
+		pending_marker.fd = pending_marker.marker = -1;
+	}
 }
 
 static int user_create(const struct xb_create_req *req)
@@ -234,8 +366,7 @@ static int user_create(const struct xb_create_req *req)
 		return fd;
 	if (req->nonblock && fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
 		r = -errno;
-		if (req->public)
-			user_unlink(req->name, fd);
+		unlink_failed(req, fd);
 		close(fd);
 		return r;
 	}
@@ -251,7 +382,8 @@ static int user_open(const char *name, bool nonblock)
 	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | (nonblock ? O_NONBLOCK : 0));
 	if (fd < 0)
 		return -errno;
-	if (!creator_alive(fd)) {
+	/* Our own hold first, then is anyone else's there: then the name cannot go meanwhile. */
+	if (byte_lock(fd, PRESENCE_BYTE, F_RDLCK) || !name_held(fd)) {
 		close(fd);
 		return -ENOENT;
 	}
@@ -285,6 +417,25 @@ static int own_description(int fd)
 	return lfd;
 }
 
+/* The public name of fd's object, from the path the kernel knows for it; "" if none. */
+static void name_of(int fd, char *name, size_t len)
+{
+	char proc[64], link[SHM_PATH_MAX + 16];
+	ssize_t n;
+
+	name[0] = 0;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = readlink(proc, link, sizeof(link) - 1);
+	if (n <= 0)
+		return;
+	link[n] = 0;
+	if (strncmp(link, SHM_DIR SHM_PREFIX, strlen(SHM_DIR SHM_PREFIX)) || strchr(link, ' '))
+		return;	/* not in /dev/shm, or " (deleted)" */
+	n = (ssize_t)strnlen(link + strlen(SHM_DIR SHM_PREFIX), len - 1);
+	memcpy(name, link + strlen(SHM_DIR SHM_PREFIX), (size_t)n);
+	name[n] = 0;
+}
+
 static int user_map(int fd, struct xb_element *el)
 {
 	int r = read_info(fd, &el->info);
@@ -294,13 +445,35 @@ static int user_map(int fd, struct xb_element *el)
 	el->lock_fd = own_description(fd);
 	if (el->lock_fd < 0)
 		return -errno;
+	/* Our mapping holds the name too, while any of our handles or holds lives. */
+	byte_lock(el->lock_fd, PRESENCE_BYTE, F_RDLCK);
 	r = map_element(fd, &el->info, &el->base);
 	if (r) {
 		close(el->lock_fd);
 		return r;
 	}
 	el->map_size = el->info.map_size;
+	name_of(fd, el->shm_name, sizeof(el->shm_name));
+	el->marker_fd = -1;
+	if (pending_marker.fd == fd) {
+		el->marker_fd = pending_marker.marker;
+		pending_marker.fd = pending_marker.marker = -1;
+	}
 	return 0;
+}
+
+/*
+ * The last handle of the element went (mapping holds may remain, e.g. a
+ * garbage-collected runtime's views): a private element's name goes now,
+ * so that the name can be created again at once.
+ */
+static void user_closed(struct xb_element *el)
+{
+	if (el->marker_fd < 0)
+		return;
+	unlink_if_last(el->marker_fd, el->name);
+	close(el->marker_fd);
+	el->marker_fd = -1;
 }
 
 static void user_unmap(struct xb_element *el)
@@ -308,10 +481,31 @@ static void user_unmap(struct xb_element *el)
 	int ring, role;
 
 	for (ring = 0; ring < 2; ring++)
-		for (role = 0; role < 2; role++)
+		for (role = 0; role < 2; role++) {
 			xb_peer_unref(&el->end[ring][role].peer_ref);
+			xb_peer_unref(&el->end[ring][role].creator_ref);
+		}
 	munmap(el->base, el->map_size);
+	/* The name we know it by (a created file's own path says "#<ino> (deleted)"): only if it names our file. */
+	unlink_if_last(el->lock_fd, el->shm_name[0] ? el->shm_name : el->name);
 	close(el->lock_fd);	/* drops any lock still held (none: the ends were released) */
+	user_closed(el);
+}
+
+/*
+ * A new fd of the element in this process (created, opened, adopted):
+ * it holds the name (byte 1), and read(2)/write(2) on it must not reach
+ * the object: its file position goes to the largest one, where read(2)
+ * and write(2) of any count fail with EINVAL (the position
+ * is its open file description's: dups, fork children and receivers of
+ * the fd share it). pread(2)/pwrite(2) address the object itself, as
+ * stores into the mapping would.
+ */
+static void user_adopt(int fd, struct xb_element *el)
+{
+	(void)el;
+	byte_lock(fd, PRESENCE_BYTE, F_RDLCK);
+	lseek(fd, LLONG_MAX, SEEK_SET);
 }
 
 /*
@@ -325,10 +519,16 @@ static void user_forked(struct xb_element *el)
 {
 	int lfd = own_description(el->lock_fd);
 
+	el->created = false;	/* the creator is the parent */
+	if (el->marker_fd >= 0) {
+		close(el->marker_fd);	/* the private name is the parent's: not ours to remove */
+		el->marker_fd = -1;
+	}
 	if (lfd < 0)
 		return;
 	dup3(lfd, el->lock_fd, O_CLOEXEC);
 	close(lfd);
+	byte_lock(el->lock_fd, PRESENCE_BYTE, F_RDLCK);	/* our new description holds the name too */
 }
 
 /* Both ends are in shared memory: count them here. */
@@ -361,11 +561,52 @@ static off_t lock_off(const struct xb_end *e, const struct xbuf_shm_endpoint *ep
  * for a live peer: the watcher thread (peer.c) tells deaths. A peer that
  * let go is forgotten here, pidfd and all.
  */
+/* The app page's creator word of e's element. */
+static uint32_t *creator_word(const struct xb_end *e)
+{
+	return &((struct xbuf_shm_side *)((char *)e->el->base +
+					  XBUF_APP_PAGE * e->el->info.page_size))->creator;
+}
+
+/*
+ * Has the application side left, as the driver end e sees it? Nobody
+ * stands for it: no live process holds the app end (it let go, died, or
+ * none claimed it), and the creator is gone too (closed: XBUF_OWNER_GONE
+ * in the creator word; or dead: its lock on byte 0 is free). While the
+ * creator lives, the element lives (EVL: while an fd is open), and the
+ * driver waits for whoever uses the app end next.
+ */
+static bool app_left(struct xb_end *e, uint32_t owner)
+{
+	uint32_t *word = creator_word(e), creator;
+
+	if (owner && owner != XBUF_OWNER_GONE) {
+		if (owner == (uint32_t)xb_self_pid())
+			return false;
+		if (!xb_peer_dead(&e->peer_ref, owner, &e->peer->owner, e->el->lock_fd, lock_off(e, e->peer)))
+			return false;
+	} else {
+		xb_peer_unref(&e->peer_ref);
+	}
+	creator = load_acquire(word);
+	if (!creator || creator == XBUF_OWNER_GONE)
+		return true;
+	if (creator == (uint32_t)xb_self_pid())
+		return false;	/* we created it: our own close says XBUF_OWNER_GONE */
+	return xb_peer_dead(&e->creator_ref, creator, word, e->el->lock_fd, CREATOR_BYTE);
+}
+
 static bool user_peer_gone(struct xb_end *e)
 {
 	uint32_t owner = load_acquire(&e->peer->owner);
 
-	if (!owner || owner == (uint32_t)xb_self_pid())
+	if (xb_end_side(e) == XBUF_SIDE_DRIVER)
+		return app_left(e, owner);
+	if (!owner) {
+		xb_peer_unref(&e->peer_ref);	/* the driver let go without ending the stream: wait */
+		return false;
+	}
+	if (owner == (uint32_t)xb_self_pid())
 		return false;
 	if (owner == XBUF_OWNER_GONE) {
 		xb_peer_unref(&e->peer_ref);	/* no syscall, and none at all once forgotten */
@@ -412,9 +653,10 @@ static void test_sleep_delay(void)
 static int user_sleep(struct xb_handle *h, const struct xb_sleep_on *on, int n,
 		      uint32_t gen, const struct timespec *deadline)
 {
-	struct futex_waitv w[3] = { 0 };
+	struct futex_waitv w[XB_SLEEP_MAX + 1];
 	int i;
 
+	memset(w, 0, sizeof(*w) * (size_t)(n + 1));
 	test_sleep_delay();
 	if (__atomic_load_n(&h->closed, __ATOMIC_ACQUIRE))
 		return -EBADF;
@@ -497,19 +739,60 @@ static int user_claim(struct xb_end *e)
  * end. The owner word says XBUF_OWNER_GONE before the lock goes, so a
  * peer never takes a clean departure for a death.
  */
-static void user_release(struct xb_end *e)
+static void let_go(struct xb_end *e, uint32_t from, uint32_t to)
 {
-	uint32_t me = (uint32_t)xb_self_pid();
-
-	if (!e->claimed)
-		return;
-	e->claimed = false;
-	if (__atomic_compare_exchange_n(&e->self->owner, &me, XBUF_OWNER_GONE, false,
+	if (__atomic_compare_exchange_n(&e->self->owner, &from, to, false,
 					__ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
 		__atomic_fetch_add(&e->self->seq, 1, __ATOMIC_SEQ_CST);
 		futex_wake_shared(&e->self->seq);
 	}
+}
+
+static void user_release(struct xb_end *e)
+{
+	uint32_t me = (uint32_t)xb_self_pid();
+	bool app = xb_end_side(e) == XBUF_SIDE_APP;
+
+	if (app && e->el->created) {
+		/*
+		 * The creator's last handle went: it no longer stands for the
+		 * application. Once no live process holds the app ends either,
+		 * the driver's calls fail with EIDRM; its sleepers look again.
+		 */
+		uint32_t *word = creator_word(e), pid = me;
+
+		__atomic_compare_exchange_n(word, &pid, XBUF_OWNER_GONE, false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+		if (!e->claimed) {
+			__atomic_fetch_add(&e->self->seq, 1, __ATOMIC_SEQ_CST);
+			futex_wake_shared(&e->self->seq);
+		}
+	}
+	if (!e->claimed)
+		return;
+	e->claimed = false;
+	/*
+	 * The application leaving ends the driver's calls (EIDRM); the driver
+	 * dropping its last reference ends nothing (EVL: evl_put_xbuf()): the
+	 * end is free again (owner 0) and the application keeps waiting. Only
+	 * evl_shutdown_xbuf() (user_shutdown()) or its death ends the stream.
+	 */
+	let_go(e, me, app ? XBUF_OWNER_GONE : 0);
 	owner_lock(e, F_UNLCK);
+}
+
+/* evl_shutdown_xbuf(): the driver ends the stream on end e (claimed for it). */
+static int user_shutdown(struct xb_end *e)
+{
+	uint32_t me = (uint32_t)xb_self_pid();
+	int ret = user_claim(e);
+
+	if (ret)
+		return ret;
+	e->claimed = false;
+	let_go(e, me, XBUF_OWNER_GONE);
+	owner_lock(e, F_UNLCK);
+	return 0;
 }
 
 /* The peer sleeps in futex_waitv() on our seq, which the caller bumped. */
@@ -540,7 +823,10 @@ const struct xb_backend_ops xb_user_ops = {
 	.unmap		= user_unmap,
 	.forked		= user_forked,
 	.rings		= user_rings,
-	.unlink		= user_unlink,
+	.unlink		= NULL,	/* the last holder removes the name (user_unmap()) */
+	.adopt		= user_adopt,
+	.closed		= user_closed,
+	.shutdown	= user_shutdown,
 	.claim		= user_claim,
 	.release	= user_release,
 	.wait_token	= user_wait_token,

@@ -14,6 +14,50 @@
  * and write(2): -1 with errno set. Each call's comment lists every errno it
  * can return. Common to all calls on an fd: EBADF (not an element fd of
  * this process, or closed).
+ *
+ * The element fd (user-space backend: a memfd, or a file in /dev/shm; the
+ * kernel backend: xbuf.ko's file, whose read(2)/write(2)/poll(2) are EVL's):
+ *   close(2)  instead of xbuf_close() is safe: a later element, or any other
+ *             file, that gets the same number never reaches the closed
+ *             element (each call checks the number still names its file,
+ *             one fstat(2); the zero-copy end calls, bound to their begin,
+ *             do not), and its sleeping calls fail with EBADF once seen.
+ *   read(2), write(2), poll(2), epoll on a user-space element fd never
+ *             reach the rings nor the header: its file position is the
+ *             largest one, so read(2) and write(2) fail with EINVAL (the
+ *             position plus any count overflows); poll(2)/select(2) see a regular file
+ *             (always ready) and epoll_ctl(2) fails with EPERM. Use
+ *             xbuf_read()/xbuf_write(), and xbuf_poll() or
+ *             xbuf_notify_fd()/xbuf_arm() for readiness. (pread/pwrite
+ *             address the object itself, as stores into the mapping do.)
+ *   dup(2)    the new number leads to the same element (one per object per
+ *             process); xbuf_close() of one number leaves the others.
+ *   fork      the child inherits the fds and the library's state; the
+ *             parent's claims stay the parent's: an end the parent uses is
+ *             EBUSY for the child until the parent lets go or dies.
+ *   exec      element fds are O_CLOEXEC: exec closes them. Cleared with
+ *             fcntl(F_SETFD, 0), the fd survives, and the new program's
+ *             first call adopts it (as below).
+ *   SCM_RIGHTS passing the fd over a unix socket: the receiver's first
+ *             call on it adopts the element (maps it), as for an inherited
+ *             fd; ends are claimed per process, so each end is still
+ *             used by one process at a time (EBUSY).
+ *
+ * Lifetimes (both backends unless said):
+ *   - the stream (inbound) ends only when the driver side calls
+ *     evl_shutdown_xbuf() or the process holding the driver end dies; then
+ *     the application reads what is left, then EPIPE. evl_get_xbuf() and
+ *     evl_put_xbuf() never end it: the application keeps waiting.
+ *   - the application side leaving (its last fd of the element closed, or
+ *     its death) makes every driver call fail with -EIDRM: blocked ones at
+ *     once, whether or not the ring was used, and later ones. User-space
+ *     backend: the application side has left when no live process holds
+ *     an app end and the element's creator is gone (closed its last fd of
+ *     it, or died); while the creator lives the element lives, and the
+ *     driver waits for whoever uses the app end next (another process may
+ *     open it by name and claim it). After a death, a call that finds
+ *     bytes or room before anything noticed may still complete. The
+ *     driver's reference still keeps the memory mapped until evl_put_xbuf().
  */
 #ifndef XBUF_H
 #define XBUF_H
@@ -32,7 +76,7 @@ extern "C" {
  * runs with any later library of the same major version.
  */
 #define XBUF_VERSION_MAJOR	0
-#define XBUF_VERSION_MINOR	3
+#define XBUF_VERSION_MINOR	4
 #define XBUF_VERSION		(XBUF_VERSION_MAJOR * 10000 + XBUF_VERSION_MINOR * 100)
 
 /* Creation flags, as libevl's evl_create_xbuf(). */
@@ -92,8 +136,17 @@ struct xbuf_stat {
  *                  backend flags, a public element without a name, or a bad
  *                  name ('/', a control character, a leading '@', "." or "..")
  *   -ENAMETOOLONG  a name above XBUF_NAME_MAX bytes
- *   -EEXIST        a live public element has that name, or it is reserved
- *                  (XBUF_RESERVED_NAMES: the kernel module's own devices)
+ *   -EEXIST        a live element, public or private, has that name, or it
+ *                  is reserved (XBUF_RESERVED_NAMES: the kernel module's
+ *                  own devices). Scope, user-space backend: one name space
+ *                  per /dev/shm (per machine, or per mount namespace), for
+ *                  public and private elements alike; a public name is held
+ *                  while any fd or mapping of the element lives in any
+ *                  process, a private one while its creating process has
+ *                  an fd of it or a driver reference
+ *                  (not a mere xbuf_map_hold()). A name whose holders
+ *                  all died is taken over. Kernel backend: the module's
+ *                  name space, as xbuf.ko says.
  *   -ENODEV        XBUF_CLONE_KERNEL without the kernel module
  *   -ENOMEM, -ENOSPC, -EMFILE, -ENFILE, -EACCES   from the system
  */
@@ -101,7 +154,8 @@ int xbuf_create(size_t i_bufsz, size_t o_bufsz, int flags, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /*
- * Open a public element by name ("foo" or "/foo"). flags: 0,
+ * Open a public element by name ("foo" or "/foo"); it stays openable while
+ * any fd or mapping of it lives, not only its creator's. flags: 0,
  * XBUF_CLONE_NONBLOCK, and one of XBUF_CLONE_USER / XBUF_CLONE_KERNEL.
  * Returns a file descriptor or:
  *   -ENOENT        no live element has that name (or it is a reserved name)
@@ -117,13 +171,14 @@ int xbuf_open(const char *name, int flags);
  * read(2) on the element: takes inbound traffic. Blocking reads return
  * exactly count bytes, or fewer only while a writer is blocked on the ring
  * waiting for room. Non-blocking (O_NONBLOCK on the fd): whatever is there,
- * -1/EAGAIN when empty. Count 0 returns 0. Once the driver side let go of
- * its end or died, like a pipe: what it wrote comes first (a blocking read
- * returns the tail, fewer than count bytes), then -1/EPIPE. errno:
+ * -1/EAGAIN when empty. Count 0 returns 0, before any other check. Once
+ * the driver side ended the stream (evl_shutdown_xbuf()) or died holding
+ * it, like a pipe: what it wrote comes first (a blocking read returns the
+ * tail, fewer than count bytes), then -1/EPIPE. errno:
  *   EAGAIN   non-blocking and nothing to read
  *   EINVAL   a blocking read above the capacity
  *   ENOBUFS  no inbound ring
- *   EPIPE    the driver side let go or died and the ring is drained
+ *   EPIPE    the driver side ended the stream or died, and the ring is drained
  *   EBUSY    another process holds the application end, or this thread
  *            holds a zero-copy borrow on it
  *   EINTR    a signal interrupted the wait
@@ -133,11 +188,11 @@ ssize_t xbuf_read(int fd, void *buf, size_t count);
 
 /*
  * write(2) on the element: feeds outbound traffic. All count bytes or none;
- * count 0 returns 0. errno:
+ * count 0 returns 0, before any other check. errno:
  *   EAGAIN   non-blocking, no room for all of it
  *   EINVAL   count above the capacity (EVL would wait for ever)
  *   ENOBUFS  no outbound ring
- *   EPIPE    the driver side let go or died: nobody will make room
+ *   EPIPE    the driver side ended the stream or died: nobody will make room
  *   EBUSY, EINTR, EBADF   as xbuf_read()
  */
 ssize_t xbuf_write(int fd, const void *buf, size_t count);
@@ -148,6 +203,18 @@ ssize_t xbuf_write(int fd, const void *buf, size_t count);
  * naming a number the kernel may hand out again.
  */
 int xbuf_close(int fd);
+
+/*
+ * Stale public names (user-space backend): a name whose holders all died
+ * (kill -9) is a file left in /dev/shm until something takes it off.
+ * xbuf_reclaim() takes off the name `name` if nobody holds it: 1 if it
+ * did, 0 if the name is live or absent, -EINVAL/-ENAMETOOLONG for a bad
+ * name. xbuf_gc() does that for every xbuf name in /dev/shm: how many it
+ * removed, or -errno if /dev/shm cannot be read. Every `xbuf` command runs
+ * it first; `xbuf ls` shows what it removed as stale.
+ */
+int xbuf_reclaim(const char *name);
+int xbuf_gc(void);
 
 /* Fill levels of both rings. 0, -EFAULT (r NULL), -EBADF. */
 int xbuf_rings(int fd, struct xbuf_rings *r);
@@ -261,21 +328,51 @@ struct evl_xbuf;
  * out of memory. Holds a reference.
  */
 struct evl_xbuf *evl_get_xbuf(int efd, struct evl_file **efilpp);
-/* Drop the reference taken by evl_get_xbuf(). */
+/*
+ * Drop the reference taken by evl_get_xbuf(). It does not end the stream:
+ * the application keeps waiting for more (EVL), until evl_shutdown_xbuf()
+ * or the death of a process holding the driver end.
+ */
 void evl_put_xbuf(struct evl_file *efilp);
 /*
+ * End the stream (not in EVL, which has none): the application reads what
+ * is left, then EPIPE; a write that finds no room fails with EPIPE instead
+ * of waiting. A later driver call, of
+ * this process or another, starts a new stream where this one stopped.
+ * 0, -EBUSY (another process holds a driver end, or this thread holds a
+ * borrow), -EBADF (NULL). xbuf.ko exports the same call for in-kernel
+ * drivers.
+ */
+int evl_shutdown_xbuf(struct evl_xbuf *xbuf);
+/*
+ * Driver-side readiness over several elements (user-space backend), so
+ * one thread serves several applications: events POLLIN (outbound traffic
+ * to read) and/or POLLOUT (room in the inbound ring), for one byte.
+ * revents: POLLIN, POLLOUT, POLLHUP (the application side left: calls on
+ * it return -EIDRM), POLLERR (-EBUSY: another process holds that end),
+ * POLLNVAL (NULL handle, unknown events, or no ring in that direction).
+ * Returns how many entries have revents, 0 on timeout (timeout_ms < 0:
+ * none), -EINTR, -EFAULT, -EINVAL (more than 126 directions in all).
+ */
+struct evl_xbuf_pollfd {
+	struct evl_xbuf *xbuf;
+	short events;
+	short revents;
+};
+int evl_poll_xbuf(struct evl_xbuf_pollfd *fds, int nfds, int timeout_ms);
+/*
  * Read outbound traffic (f_flags: 0 or O_NONBLOCK); bytes read, 0 for
- * count 0, or -EAGAIN (non-blocking, empty), -EINVAL (blocking, above the
- * capacity), -ENOBUFS (no outbound ring), -EPIPE (the application let go or
- * died and the ring is drained), -EBUSY (another process holds the driver
- * end), -EINTR, -EBADF (NULL).
+ * count 0 (before any other check), or -EAGAIN (non-blocking, empty),
+ * -EINVAL (blocking, above the capacity), -ENOBUFS (no outbound ring),
+ * -EIDRM (the application side left: at once, also for a blocked call),
+ * -EBUSY (another process holds the driver end), -EINTR, -EBADF (NULL).
  */
 ssize_t evl_read_xbuf(struct evl_xbuf *xbuf, void *buf, size_t count, int f_flags);
 /*
  * Write inbound traffic (f_flags: 0 or O_NONBLOCK), all or nothing: count,
- * 0 for count 0, or -EAGAIN (non-blocking, no room), -EINVAL (above the
- * capacity), -ENOBUFS, -EPIPE (the application let go or died), -EBUSY,
- * -EINTR, -EBADF, as evl_read_xbuf().
+ * 0 for count 0 (before any other check), or -EAGAIN (non-blocking, no
+ * room), -EINVAL (above the capacity), -ENOBUFS, -EIDRM, -EBUSY, -EINTR,
+ * -EBADF, as evl_read_xbuf().
  */
 ssize_t evl_write_xbuf(struct evl_xbuf *xbuf, const void *buf, size_t count, int f_flags);
 

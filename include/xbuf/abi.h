@@ -131,6 +131,9 @@ struct xbuf_shm_endpoint {
 struct xbuf_shm_side {
 	struct xbuf_shm_endpoint prod;	/* app: outbound, driver: inbound */
 	struct xbuf_shm_endpoint cons;	/* app: inbound, driver: outbound */
+	__u32 creator;			/* app page, user-space backend: pid of the element's creator, who
+					 * stands for the application until a process claims an app end
+					 * (its OFD write lock on byte 0 of the object); else 0 */
 };
 
 /*

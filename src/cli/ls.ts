@@ -3,6 +3,7 @@ import { readdirSync } from "node:fs";
 import { XBuf } from "../xbuf.ts";
 import { XBufError } from "../errors.ts";
 import { parse } from "./args.ts";
+import { reclaim } from "./gc.ts";
 
 const SHM_DIR = "/dev/shm";
 const PREFIX = "xbuf.";
@@ -17,6 +18,8 @@ const KERNEL_DIR = "/dev/xbuf";
 export interface Listed {
   name: string;
   backend: "user" | "kernel";
+  /** A name whose holders all died: removed by this listing. */
+  stale?: true;
   inbound: { fill: number; size: number };
   outbound: { fill: number; size: number };
 }
@@ -48,8 +51,9 @@ export function listElements(warn: (line: string) => void = () => {}): Listed[] 
       xb = XBuf.open(name, { backend });
       out.push({ name, backend, ...xb.rings() });
     } catch (e) {
-      // Gone meanwhile, its creator died, or a device node of the module: not a live element.
+      // Gone meanwhile, all its holders died (stale: removed now), or a device node of the module.
       if (!(e instanceof XBufError && e.code === "ENOENT")) warn(`xbuf ls: ${name}: ${(e as Error).message}`);
+      else if (backend === "user" && reclaim(name)) out.push({ name, backend, stale: true, inbound: { fill: 0, size: 0 }, outbound: { fill: 0, size: 0 } });
     } finally {
       xb?.close();
     }
@@ -69,7 +73,7 @@ export async function ls(args: string[]): Promise<number> {
   }
   const rows = [
     ["NAME", "BACKEND", "INBOUND", "OUTBOUND"],
-    ...list.map((e) => [e.name, e.backend, level(e.inbound), level(e.outbound)]),
+    ...list.map((e) => (e.stale ? [e.name, e.backend, "stale (removed)", "-"] : [e.name, e.backend, level(e.inbound), level(e.outbound)])),
   ];
   const w = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c]!.length)));
   for (const r of rows) process.stdout.write(`${r[0]!.padEnd(w[0]!)}  ${r[1]!.padEnd(w[1]!)}  ${r[2]!.padEnd(w[2]!)}  ${r[3]}\n`);

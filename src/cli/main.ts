@@ -2,7 +2,10 @@
 /**
  * xbuf: the command-line tool of the package.
  *
- *   xbuf ls | stat NAME | cat NAME | write NAME | latmus [options] | bridge out|in ...
+ *   xbuf ls | gc | stat NAME | cat NAME | write NAME | latmus [options] | bridge out|in ...
+ *
+ * Every command first takes stale names off /dev/shm (xbuf_gc(); ls shows
+ * them as stale instead).
  *
  * Exit codes: 0 done, 1 failed, 2 bad arguments (usage and a reason on
  * stderr), 130 interrupted (cat, write; latmus ends with its summary, 0;
@@ -11,6 +14,7 @@
 import { XBufError } from "../errors.ts";
 import { UsageError } from "./args.ts";
 import { cat } from "./cat.ts";
+import { collect, gc } from "./gc.ts";
 import { latmus } from "./latmus.ts";
 import { ls } from "./ls.ts";
 import { stat } from "./stat.ts";
@@ -19,9 +23,11 @@ import { write } from "./write.ts";
 export const USAGE = `usage: xbuf <command> [options]
 
 commands:
-  ls [--json]                 public cross-buffers (live creator) and their ring fill levels
+  ls [--json]                 public cross-buffers and their ring fill levels; stale
+                              names (all holders died) are removed and shown as stale
+  gc                          remove stale names from /dev/shm (every command does)
   stat NAME [--json]          rings and counters of a cross-buffer
-  cat NAME [--bytes N]        inbound traffic to stdout, until the driver lets go (or N bytes)
+  cat NAME [--bytes N]        inbound traffic to stdout, until the driver ends the stream (or N bytes)
   write NAME                  stdin to outbound traffic, until end of file
   latmus [options]            timer latency monitor, as EVL's latmus
   bridge out NAME --subject S [--stream ST [--create]] [--record N [--batch K] | --frames]
@@ -74,7 +80,7 @@ bridge options (see docs/BRIDGE.md):
 /** Loaded on use: the bridge needs the NATS packages (optional peer dependencies), the rest does not. */
 const bridge = async (args: string[]) => (await import("./bridge.ts")).bridge(args);
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { ls, stat, cat, write, latmus, bridge };
+const COMMANDS: Record<string, (args: string[]) => Promise<number>> = { ls, gc, stat, cat, write, latmus, bridge };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -90,6 +96,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!command) throw new UsageError("missing command");
     const run = COMMANDS[command];
     if (!run) throw new UsageError(`unknown command '${command}'`);
+    if (command !== "ls" && command !== "gc") collect(); // no litter: whatever ran before us
     return await run(args);
   } catch (e) {
     if (e instanceof UsageError) {

@@ -19,7 +19,11 @@ struct driver {
 	int ack;	/* it writes one byte per step done */
 };
 
-/* The child's steps: a command byte each; 0: let go cleanly and exit; else see driver_write(). */
+/*
+ * The child's steps: a command byte each; 0: end the stream
+ * (evl_shutdown_xbuf()), let go and exit; 254: let go without ending it
+ * and exit; else see driver_write().
+ */
 static inline void driver_child(const char *name, int cmd, int ack)
 {
 	struct evl_file *f;
@@ -35,7 +39,7 @@ static inline void driver_child(const char *name, int cmd, int ack)
 
 		if (read(cmd, &c, 1) != 1)
 			_exit(3);
-		if (c == 0)
+		if (c == 0 || c == 254)
 			break;
 		n = c == 255 ? 4096 : 16 * c;
 		pattern_fill(buf, st.inbound.produced, (size_t)n);
@@ -47,6 +51,8 @@ static inline void driver_child(const char *name, int cmd, int ack)
 		if (c != 255)
 			(void)!write(ack, "d", 1);
 	}
+	if (c == 0 && evl_shutdown_xbuf(xb))
+		_exit(5);
 	evl_put_xbuf(f);
 	xbuf_close(fd);
 	_exit(0);
@@ -95,10 +101,17 @@ static inline int driver_wait(struct driver *d)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* Let go cleanly: put the driver reference, close, exit 0. */
+/* Let go cleanly: end the stream, put the driver reference, close, exit 0. */
 static inline void driver_exit(struct driver *d)
 {
 	CHECK(write(d->cmd, "", 1) == 1);
+	CHECK_EQ(driver_wait(d), 0);
+}
+
+/* Put the driver reference without ending the stream (EVL), close, exit 0. */
+static inline void driver_leave(struct driver *d)
+{
+	CHECK(write(d->cmd, "\xfe", 1) == 1);
 	CHECK_EQ(driver_wait(d), 0);
 }
 

@@ -46,6 +46,12 @@ int main(void)
 	CHECK(xbuf_rings(p, &r) == 0);
 	CHECK(r.isize == 100 && r.osize == 0 && r.ifill == 0 && r.ofill == 0);
 	CHECK(xbuf_write(p, "x", 1) == -1 && errno == ENOBUFS);
+	/* a live private element holds its name too (EVL's factory: issue 9) */
+	CHECK_ERR(xbuf_create(10, 10, XBUF_CLONE_PUBLIC, "%s", name), EEXIST);
+	CHECK_ERR(xbuf_create(10, 10, 0, "%s", name), EEXIST);
+	CHECK(xbuf_close(p) == 0);
+	p = xbuf_create(100, 0, XBUF_CLONE_NONBLOCK, "%s-p", name);
+	CHECK(p >= 0);
 
 	/* public by leading slash; a second one with that name is EEXIST */
 	a = xbuf_create(1000, 2000, 0, "%s", slashed);
@@ -70,12 +76,15 @@ int main(void)
 		evl_put_xbuf(f);
 	}
 
-	/* the creator's close removes the name; other fds keep working */
+	/* the creator's close leaves the name while another fd lives (issue 9); the last one takes it */
 	CHECK(xbuf_close(a) == 0);
-	CHECK_ERR(xbuf_open(name, 0), ENOENT);
 	CHECK(xbuf_write(b, "abc", 3) == 3);
 	CHECK(xbuf_rings(b, &r) == 0 && r.ofill == 3);
+	a = xbuf_open(name, 0);
+	CHECK(a >= 0);
+	CHECK(xbuf_close(a) == 0);
 	CHECK(xbuf_close(b) == 0);
+	CHECK_ERR(xbuf_open(name, 0), ENOENT);
 
 	/* a creator that dies leaves a stale name: open says ENOENT, create reuses it */
 	pid_t child = fork();

@@ -28,9 +28,14 @@ describe("create and open", () => {
     expect(priv.rings()).toEqual({ inbound: { fill: 0, size: 1000 }, outbound: { fill: 0, size: 0 } });
     expect(code(() => XBuf.open(name))).toBe("ENOENT");
 
+    // One name space for private and public elements, as EVL's factory (issue 9).
+    expect(code(() => XBuf.create({ inbound: 1, outbound: 1, name: `/${name}` }))).toBe("EEXIST");
+    expect(code(() => XBuf.create({ inbound: 1, outbound: 1, name }))).toBe("EEXIST");
+    priv.close();
     using pub = XBuf.create({ inbound: 4096, outbound: 8192, name: `/${name}` });
     expect(pub.name).toBe(name);
     expect(code(() => XBuf.create({ inbound: 1, outbound: 1, name, public: true }))).toBe("EEXIST");
+    expect(code(() => XBuf.create({ inbound: 1, outbound: 1, name }))).toBe("EEXIST");
     using other = XBuf.open(name);
     expect(other.fd).not.toBe(pub.fd);
     expect(other.tryWrite(new Uint8Array([1, 2, 3]))).toBe(true);
@@ -125,7 +130,7 @@ describe("bad input and use after close", () => {
       await sleep(10);
       got = drv!.read(8, O_NONBLOCK);
     }
-    expect(got).toBe(-32); // EPIPE: the collector closed it, its ends were let go
+    expect(got).toBe(-43); // EIDRM: the collector closed it, the application side left (issue 9)
     drv!.put();
   });
 

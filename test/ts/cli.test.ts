@@ -1,5 +1,5 @@
 /** The xbuf command-line tool, run as users run it: a process per command. */
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { describe, expect, test } from "vitest";
 import { XBuf } from "../../src/index.ts";
@@ -205,7 +205,11 @@ describe("xbuf ls and stat", () => {
     const r = await xbuf(["ls", "--json"]);
     expect(r.code).toBe(0);
     const list = JSON.parse(r.stdout) as { name: string }[];
-    expect(list.find((e) => e.name === dead)).toBeUndefined(); // ...but it is not listed
+    // ...listed as stale, and removed by the listing (issue 9: no litter)
+    expect(list.find((e) => e.name === dead)).toEqual({
+      name: dead, backend: "user", stale: true, inbound: { fill: 0, size: 0 }, outbound: { fill: 0, size: 0 },
+    });
+    expect(existsSync(`/dev/shm/xbuf.${dead}`)).toBe(false);
     expect(list.find((e) => e.name === live)).toEqual({
       name: live, backend: "user", inbound: { fill: 1000, size: 4096 }, outbound: { fill: 256, size: 1024 },
     });
@@ -241,7 +245,7 @@ describe("xbuf ls and stat", () => {
 });
 
 describe("xbuf cat and write", () => {
-  test("cat streams inbound traffic until the driver lets go", async () => {
+  test("cat streams inbound traffic until the driver ends the stream", async () => {
     const name = uniqueName("cli-cat");
     using xb = XBuf.create({ inbound: 4096, outbound: 0, name: `/${name}` });
     const drv = new Driver(xb.fd);
@@ -257,6 +261,7 @@ describe("xbuf cat and write", () => {
       expect(n).toBe(1000);
       sent += n;
     }
+    expect(drv.shutdown()).toBe(0); // the end of the stream: cat drains and exits (a put alone ends nothing)
     drv.put();
     const bytes = new Uint8Array(await received);
     expect(await p.exited).toBe(0);
@@ -319,5 +324,33 @@ describe("xbuf cat and write", () => {
     expect(await run).toEqual({ code: 0, stdout: "", stderr: "" });
     expect(new Pattern().check(got)).toBe(-1);
     drv.put();
+  });
+});
+
+describe("no litter: stale names (issue 9)", () => {
+  async function killedCreator(prefix: string, count: number): Promise<void> {
+    const p = spawn(runTs(`${ROOT}test/ts/fixtures/creator.ts`, prefix, String(count)));
+    for await (const line of lines(p.stdout)) if (line === "ready") break;
+    p.kill("SIGKILL");
+    await p.exited;
+  }
+  const left = (prefix: string) => readdirSync("/dev/shm").filter((f) => f.startsWith(`xbuf.${prefix}-`)).length;
+
+  test("xbuf ls shows the names of killed creators as stale and removes them; any command removes them", async () => {
+    const prefix = uniqueName("litter");
+    await killedCreator(prefix, 5);
+    expect(left(prefix)).toBe(5);
+    const ls = await xbuf(["ls"]);
+    expect(ls.code).toBe(0);
+    for (let i = 0; i < 5; i++) expect(ls.stdout).toMatch(new RegExp(`^${prefix}-${i}\\s+user\\s+stale \\(removed\\)`, "m"));
+    expect(left(prefix)).toBe(0);
+    await killedCreator(prefix, 3);
+    const gc = await xbuf(["gc"]);
+    expect(gc.code).toBe(0);
+    expect(gc.stdout).toMatch(/^\d+ stale name\(s\) removed$/m);
+    expect(left(prefix)).toBe(0);
+    await killedCreator(prefix, 2);
+    expect((await xbuf(["stat", "nonexistent-" + prefix])).code).toBe(1); // any command
+    expect(left(prefix)).toBe(0);
   });
 });

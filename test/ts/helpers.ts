@@ -37,6 +37,8 @@ const driverSymbols = {
   evl_read_xbuf: { args: ["ptr", "ptr", "u64", "i32"], returns: "i64_fast" },
   // ssize_t evl_write_xbuf(struct evl_xbuf *xbuf, const void *buf, size_t count, int f_flags)
   evl_write_xbuf: { args: ["ptr", "ptr", "u64", "i32"], returns: "i64_fast" },
+  // int evl_shutdown_xbuf(struct evl_xbuf *xbuf)
+  evl_shutdown_xbuf: { args: ["ptr"], returns: "i32" },
 } as const satisfies SymbolTable;
 
 /** A driver-side reference to an element, as a C driver would hold it. */
@@ -66,6 +68,11 @@ export class Driver {
 
   put(): void {
     this.#drv.evl_put_xbuf(Number(this.#slot[0]));
+  }
+
+  /** evl_shutdown_xbuf: end the stream (the application drains, then EPIPE); 0 or -errno. */
+  shutdown(): number {
+    return this.#drv.evl_shutdown_xbuf(this.#xbuf);
   }
 }
 

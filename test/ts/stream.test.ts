@@ -67,8 +67,14 @@ describe("semantics", () => {
     expect(Array.from(xb.tryRead(8)!)).toEqual([1, 2, 3]);
     expect(xb.tryRead(8)).toBe(null);
     expect(xb.stat().inbound.readEagain).toBe(2);
-    drv.put(); // the producer lets go: no more null, EPIPE
+    drv.put(); // dropping the reference ends nothing (EVL): still null
+    expect(xb.tryRead(8)).toBe(null);
+    const again = new Driver(xb.fd);
+    again.write(new Uint8Array([4]));
+    expect(again.shutdown()).toBe(0); // the end of the stream: what is left, then EPIPE
+    expect(Array.from(xb.tryRead(8)!)).toEqual([4]);
     expect(() => xb.tryRead(8)).toThrow(/EPIPE/);
+    again.put();
   });
 
   test("tryWrite is all or nothing; driver reads with O_NONBLOCK", () => {

@@ -13,7 +13,13 @@
  *       read N bytes from the outbound ring and check the pattern
  *   xbuf_peer echo NAME --size S [--delay-us D]
  *       read S bytes from outbound, write them back inbound (D us later),
- *       until the application side is gone (EPIPE)
+ *       until the application side is gone (EIDRM)
+ *   xbuf_peer wait NAME
+ *       block in evl_read_xbuf() for one byte of outbound traffic and print
+ *       what it returned ("wait -43": EIDRM, the application left)
+ *
+ * produce and consume end the stream when done (evl_shutdown_xbuf()): the
+ * application then drains what is left and gets EPIPE.
  *
  * Prints one line "<verb> <bytes> bytes <seconds> s" to stdout on success.
  * The pattern is test/check.h's, the one every test and the binding check.
@@ -154,7 +160,7 @@ int main(int argc, char **argv)
 		for (;;) {
 			ssize_t ret = evl_read_xbuf(xb, buf, size, 0);
 
-			if (ret == -EPIPE)
+			if (ret == -EIDRM)
 				break;
 			if (ret < 0)
 				return fail("evl_read_xbuf", ret);
@@ -165,16 +171,21 @@ int main(int argc, char **argv)
 				nanosleep(&ts, NULL);
 			}
 			ret = evl_write_xbuf(xb, buf, (size_t)ret, 0);
-			if (ret == -EPIPE)
+			if (ret == -EIDRM)
 				break;
 			if (ret < 0)
 				return fail("evl_write_xbuf", ret);
 			done += (unsigned long long)ret;
 		}
 		printf("echo %llu bytes %.3f s\n", done, now() - t0);
+	} else if (!strcmp(verb, "wait")) {
+		printf("wait %zd\n", evl_read_xbuf(xb, buf, 1, 0));
+		fflush(stdout);
 	} else {
 		return usage("unknown verb");
 	}
+	if (strcmp(verb, "echo") && strcmp(verb, "wait"))
+		evl_shutdown_xbuf(xb);	/* done: the application drains, then EPIPE */
 	evl_put_xbuf(efile);
 	free(buf);
 	return 0;

@@ -1,0 +1,66 @@
+/**
+ * Issue 9 through the binding: one end-of-stream rule (the driver's
+ * evl_put_xbuf() ends nothing, evl_shutdown_xbuf() does: the iterator
+ * drains, then ends; read() then rejects with EPIPE), and the
+ * application leaving (close) ends a C driver's blocked read with EIDRM.
+ */
+import { describe, expect, test } from "vitest";
+import { XBuf } from "../../src/index.ts";
+import { Driver, Pattern, sleep, spawnPeer, uniqueName } from "./helpers.ts";
+
+const userSpaceDriver = test.skipIf(process.env.XBUF_BACKEND === "kernel");
+
+async function stdoutOf(child: { stdout: ReadableStream<Uint8Array> }): Promise<string> {
+  let out = "";
+  const dec = new TextDecoder();
+  for await (const chunk of child.stdout) out += dec.decode(chunk);
+  return out;
+}
+
+describe("end of stream and the application leaving", () => {
+  userSpaceDriver("the iterator ends after the drain once the driver ends the stream; put alone ends nothing", async () => {
+    using xb = XBuf.create({ inbound: 4096, outbound: 16 });
+    const drv = new Driver(xb.fd);
+    drv.write(new Uint8Array([1, 2, 3]));
+    drv.put(); // as EVL's latmus driver between runs: the stream goes on
+    const again = new Driver(xb.fd);
+    const seen: number[] = [];
+    const loop = (async () => {
+      for await (const view of xb) seen.push(...view);
+    })();
+    await sleep(50);
+    expect(seen).toEqual([1, 2, 3]); // the loop still waits: no EPIPE from the put
+    again.write(new Uint8Array([4, 5]));
+    expect(again.shutdown()).toBe(0);
+    await loop; // ends, after the tail
+    expect(seen).toEqual([1, 2, 3, 4, 5]);
+    await expect(xb.read(1)).rejects.toMatchObject({ code: "EPIPE" });
+    again.put();
+  });
+
+  test("a producer process that is done: read() drains, then EPIPE; the iterator ends", async () => {
+    const name = uniqueName("eos");
+    using xb = XBuf.create({ inbound: 4096, outbound: 16, name: `/${name}` });
+    const peer = spawnPeer(["produce", name, "--bytes", "300", "--chunk", "100"]);
+    expect(await peer.exited).toBe(0);
+    let n = 0;
+    const pattern = new Pattern(0);
+    for await (const view of xb) {
+      expect(pattern.check(view)).toBe(-1);
+      n += view.length;
+    }
+    expect(n).toBe(300);
+    await expect(xb.read(1)).rejects.toMatchObject({ code: "EPIPE" });
+  });
+
+  test("closing the XBuf ends a C driver's blocked read with EIDRM", async () => {
+    const name = uniqueName("eidrm");
+    const xb = XBuf.create({ inbound: 4096, outbound: 4096, name: `/${name}` });
+    const peer = spawnPeer(["wait", name]);
+    const out = stdoutOf(peer);
+    await sleep(200); // the peer is asleep in evl_read_xbuf()
+    xb.close();
+    expect(await peer.exited).toBe(0);
+    expect((await out).trim()).toBe("wait -43"); // -EIDRM
+  });
+});
