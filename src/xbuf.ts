@@ -467,7 +467,9 @@ export class XBuf {
     }
     if (got < 0) throw XBufError.fromErrno(got, "tryReadInto");
     const off = end.offset();
-    buf.set(this.#in!.bytes.subarray(off, off + got));
+    const bytes = this.#in!.bytes;
+    if (got <= 64) for (let i = 0; i < got; i++) buf[i] = bytes[off + i]!; // no subarray object for a small message
+    else buf.set(bytes.subarray(off, off + got));
     end.commit(got);
     return got;
   }
