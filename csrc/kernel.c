@@ -15,16 +15,22 @@
  *  - waking: our commit's K1 (ring.c: seq_cst store of the position, then
  *    seq_cst load of the driver page's `waiters`) found an in-kernel
  *    sleeper: XBUF_IOC_KICK wakes the driver's wait queues;
- *  - no claims and no EPIPE: the driver side is the kernel, which cannot
- *    die under us; the `owner` words stay 0.
+ *  - claims: the kernel keeps them (XBUF_IOC_CLAIM: an end belongs to one
+ *    address space, until it unmaps the element or unclaims), so a second
+ *    process on the same end gets EBUSY, as with the user backend; the
+ *    `owner` words stay 0. No EPIPE: the driver side is the kernel,
+ *    which cannot die under us.
  *
  * The element fd is the kernel's file: the mapping pins it (a VMA holds
  * its file), so a mapping hold keeps the element alive after close(2),
  * and xbuf_close() just closes the fd when the last reference goes.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -186,15 +192,88 @@ static uint32_t kernel_wait_token(void)
 	return 0;
 }
 
+/* The element of an end: ends are el->end[ring][role]. */
+static const struct xb_element *element_of(const struct xb_end *e)
+{
+	const struct xb_end *first = e - (e->ring * 2 + e->role);
+
+	return (const struct xb_element *)((const char *)first - offsetof(struct xb_element, end));
+}
+
+/*
+ * An fd of this process open for writing on the element (the claim is
+ * the address space's, whichever fd asks), or -1. Claims are taken once
+ * per end, so the walk of /proc/self/fd is no hot path.
+ */
+static int element_fd(const struct xb_element *el)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int found = -1;
+
+	if (!d)
+		return -1;
+	while (found < 0 && (de = readdir(d))) {
+		struct xb_ident id;
+		struct stat st;
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+		int fl;
+
+		if (*end || end == de->d_name || fd == dirfd(d))
+			continue;
+		fl = fcntl((int)fd, F_GETFL);
+		if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY || fstat((int)fd, &st) < 0)
+			continue;
+		if (kernel_probe((int)fd, &st, &id) && id.a == el->id.a && id.b == el->id.b)
+			found = (int)fd;
+	}
+	closedir(d);
+	return found;
+}
+
+static uint32_t claim_bit(const struct xb_end *e)
+{
+	return e->ring == XBUF_INBOUND ? XBUF_KCLAIM_IN : XBUF_KCLAIM_OUT;
+}
+
+/*
+ * Take the end for this process (the application side: the kernel is the
+ * driver): EBUSY while another process holds it. Called under the end's
+ * lock. A module without claims (ENOTTY) leaves the end unclaimed.
+ */
 static int kernel_claim(struct xb_end *e)
 {
-	(void)e;
+	uint32_t bit = claim_bit(e);
+	int fd;
+
+	if (e->claimed)
+		return 0;
+	fd = element_fd(element_of(e));
+	if (fd < 0)
+		return 0;
+	if (ioctl(fd, XBUF_IOC_CLAIM, &bit) < 0)
+		return errno == EBUSY ? -EBUSY : 0;
+	e->claimed = true;
 	return 0;
 }
 
+/*
+ * The last handle of the side went: give the end back. Without an fd
+ * left to ask through, the claim ends with the mapping (the kernel
+ * counts it).
+ */
 static void kernel_release(struct xb_end *e)
 {
-	(void)e;
+	uint32_t bit = claim_bit(e);
+	int fd;
+
+	if (!e->claimed)
+		return;
+	e->claimed = false;
+	fd = element_fd(element_of(e));
+	if (fd >= 0)
+		ioctl(fd, XBUF_IOC_UNCLAIM, &bit);
 }
 
 static long long ns_until(const struct timespec *deadline)

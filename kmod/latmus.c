@@ -25,6 +25,12 @@
 #include <evl/xbuf.h>
 #include "xbuf/kernel.h"
 
+static unsigned int max_sessions = 4;
+module_param(max_sessions, uint, 0644);
+MODULE_PARM_DESC(max_sessions, "latmus sessions that may run at once (default 4)");
+
+static atomic_t xbk_latmus_running = ATOMIC_INIT(0);
+
 struct xbk_latmus_session {
 	struct mutex lock;		/* serializes START/STOP/release */
 	struct evl_xbuf *xbuf;		/* non-NULL while running */
@@ -84,6 +90,7 @@ static void xbk_latmus_stop(struct xbk_latmus_session *s)
 	evl_put_xbuf(s->efile);
 	s->xbuf = NULL;
 	s->efile = NULL;
+	atomic_dec(&xbk_latmus_running);
 }
 
 static long xbk_latmus_start(struct xbk_latmus_session *s,
@@ -96,16 +103,23 @@ static long xbk_latmus_start(struct xbk_latmus_session *s,
 	if (copy_from_user(&req, u_req, sizeof(req)))
 		return -EFAULT;
 
-	if (!req.period_us || req.interval_us < req.period_us)
+	/* A floor on the period: no 1 MHz hard-irq timer for anyone who may open us. */
+	if (req.period_us < XBUF_LATMUS_MIN_PERIOD_US || req.interval_us < req.period_us)
 		return -EINVAL;
 
 	lockdep_assert_held(&s->lock);
 	if (s->xbuf)
 		return -EBUSY;
 
+	if (atomic_inc_return(&xbk_latmus_running) > READ_ONCE(max_sessions)) {
+		atomic_dec(&xbk_latmus_running);
+		return -ENOSPC;
+	}
 	xbuf = evl_get_xbuf(req.xbuf_fd, &efile);
-	if (!xbuf)
+	if (!xbuf) {
+		atomic_dec(&xbk_latmus_running);
 		return -EINVAL;
+	}
 
 	s->xbuf = xbuf;
 	s->efile = efile;

@@ -18,15 +18,21 @@
  *            driver end (in-kernel API)         app end (read/write/mmap)
  *            ------------------------------     --------------------------
  *   lock     raw_spinlock_t, irqsave: callers   struct mutex, held only
- *            may run in hard irq                around a copy, never asleep
+ *            may run in hard irq; O(1) work     around a copy with page
+ *            under it: reserve, then commit     faults disabled, never asleep
+ *            (the copy runs outside it)         (a fault drops it first)
  *   position drv_pos: kernel memory, the        app_ep->pos in the app page:
  *            authority; mirrored to drv_ep->pos user-writable, read with
  *            in the (read-only) driver page     READ_ONCE/acquire, clamped
+ *            drv_rsv: reserved up to there;
+ *            drv_pos catches up when the last
+ *            copy in flight commits (drv_busy)
  *   sleeps   drv_wq (+ drv_waiters)             app_wq (+ app_waiters), also
  *                                               poll(2) and XBUF_IOC_WAIT
  *   wanted   drv_wanted: smallest count of the  app_wanted: same for write(2)
  *            sleeping evl_write_xbuf() callers  and XBUF_IOC_WAIT(OUT) callers
- *            (both under lock, mirrored into the endpoint's `wanted` word)
+ *            (both lists under sleep_lock, never under the raw lock, which
+ *            only reads `wanted`; mirrored into the endpoint's `wanted` word)
  *
  *   inbound:  producer = driver end, consumer = app end
  *   outbound: producer = app end,    consumer = driver end
@@ -39,6 +45,8 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/time64.h>
+#include <linux/uidgid.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -53,16 +61,19 @@ struct vm_area_struct;
 struct xbk_ring {
 	/* Driver end. */
 	raw_spinlock_t lock;
-	u64 drv_pos;			/* under lock; lockless readers acquire */
+	u64 drv_pos;			/* published; under lock; lockless readers acquire */
+	u64 drv_rsv;			/* reserved up to here (>= drv_pos); under lock */
+	unsigned int drv_busy;		/* reservations being copied; under lock */
 	atomic_t drv_waiters;		/* in-kernel callers asleep on this ring */
 	wait_queue_head_t drv_wq;
-	struct list_head drv_sleepers;	/* inbound: sleeping writers, under lock */
+	spinlock_t sleep_lock;		/* the two sleeper lists (task context only) */
+	struct list_head drv_sleepers;	/* inbound: sleeping writers, under sleep_lock */
 	u64 drv_wanted;			/* their smallest count (trusted) */
 	/* App end. */
 	struct mutex app_lock;
 	atomic_t app_waiters;		/* read(2)/write(2)/WAIT callers asleep */
 	wait_queue_head_t app_wq;
-	struct list_head app_sleepers;	/* outbound: sleeping writers, under lock */
+	struct list_head app_sleepers;	/* outbound: sleeping writers, under sleep_lock */
 	u64 app_wanted;			/* their smallest count (trusted) */
 	struct irq_work app_wake_work;	/* wakes app_wq when called in hard irq */
 	/* Immutable after creation. */
@@ -74,13 +85,27 @@ struct xbk_ring {
 	struct xbuf_shm_endpoint *app_ep;	/* app page: untrusted */
 };
 
+/* The application ends one may claim: [0] inbound consumer, [1] outbound producer. */
+#define XBK_CLAIM_ENDS		2
+
 struct evl_xbuf {
 	struct kref ref;
-	int id;				/* minor number for public elements */
+	u32 id;				/* minor number for public elements */
 	bool public;
+	bool ready;			/* device created: open(2) by minor may find it */
 	char name[XBUF_KNAME_LEN];
 	struct device *dev;
-	struct list_head next;		/* in xbk_public_list */
+	struct list_head next;		/* in xbk_public_list, from creation to the end of release */
+	/* Ownership. */
+	kuid_t uid;			/* creator (euid): node owner, charged for the pages */
+	kgid_t gid;
+	umode_t mode;			/* public node's permission bits */
+	struct timespec64 created;	/* before the node: older inodes are stale */
+	unsigned long charged;		/* pages charged to uid */
+	/* Claims, see xbk_claim(). */
+	struct mutex claim_lock;
+	struct mm_struct *claim_mm[XBK_CLAIM_ENDS];	/* owner address space, or NULL */
+	unsigned long claim_vmas[XBK_CLAIM_ENDS];	/* its mappings of this element */
 	/* Memory, see xbuf_mmap.c. */
 	struct page **pages;		/* file order: each page once */
 	unsigned long nr_pages;
@@ -102,17 +127,23 @@ struct xbk_file {
 	bool cancelled;			/* XBUF_IOC_CANCEL: its waits end, sticky */
 };
 
+/* xbuf_main.c */
+int xbk_claimed_elsewhere(struct evl_xbuf *xbuf, u32 ends);
+void xbk_claim_vma(struct evl_xbuf *xbuf, struct mm_struct *mm, int delta);
+
 /* xbuf_mmap.c */
+unsigned long xbk_mem_pages(u64 i_bufsz, u64 o_bufsz, unsigned long *map_pages);
 int xbk_mem_alloc(struct evl_xbuf *xbuf, u64 i_bufsz, u64 o_bufsz);
+bool xbk_is_our_vma(const struct vm_area_struct *vma, const struct evl_xbuf *xbuf);
 void xbk_mem_free(struct evl_xbuf *xbuf);
 int xbk_mmap(struct file *filp, struct vm_area_struct *vma);
 
 /* xbuf_ring.c */
 void xbk_ring_init(struct evl_xbuf *xbuf, int dir);
 void xbk_ring_destroy(struct xbk_ring *r);
-ssize_t xbk_app_read(struct xbk_ring *r, char __user *ubuf, size_t count,
+ssize_t xbk_app_read(struct evl_xbuf *xbuf, char __user *ubuf, size_t count,
 		      bool nonblock);
-ssize_t xbk_app_write(struct xbk_ring *r, const char __user *ubuf,
+ssize_t xbk_app_write(struct evl_xbuf *xbuf, const char __user *ubuf,
 		       size_t count, bool nonblock);
 u64 xbk_ring_fill(struct xbk_ring *r);
 __poll_t xbk_ring_poll(struct evl_xbuf *xbuf);

@@ -5,18 +5,35 @@
  *
  * Devices, all in class "xbuf" (devtmpfs names them xbuf/<dev name>):
  *
- *   minor 0          "clone"   /dev/xbuf/clone: XBUF_IOC_CLONE
- *   minor = id       "<name>"  /dev/xbuf/<name>: public element, open = new fd
+ *   minor 0          "clone"   /dev/xbuf/clone: XBUF_IOC_CLONE, root:<group> 0660
+ *   minor = id       "<name>"  /dev/xbuf/<name>: public element, open = new fd,
+ *                              creator's uid:gid, 0600 or the mode asked
  *   no devt          "@<id>"   private element: sysfs only
+ *
+ * Ids (= minors) are allocated cyclically from xbk_ids, and an element
+ * keeps its id and its name (xbk_public_list) from before its pages are
+ * allocated until its device is gone: a create of the same name in
+ * between is EEXIST, never a duplicate sysfs entry, and an old inode
+ * rarely meets a new element of its minor (and is refused when it does:
+ * xbk_chr_open()).
  *
  * Lifetime: every element file (anon inode from the clone, or an open of
  * /dev/xbuf/<name>) holds one kref on the element; evl_get_xbuf() pins
  * one such file, so an in-kernel user keeps the element alive after the
- * application closed its fds. The last kref_put unlists the name, removes
- * the device and frees the pages (always in process context: files are
- * released there, fput() from irq defers).
+ * application closed its fds. The last kref_put removes the device,
+ * frees the pages, then unlists the name and the id (always in process
+ * context: files are released there, fput() from irq defers).
+ *
+ * Memory: an element's pages are charged to its creator's uid
+ * (xbk_charge()), up to user_mem_max_mb per uid.
  */
 #include <linux/anon_inodes.h>
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/mm.h>
+#include <linux/moduleparam.h>
+#include <linux/sched/mm.h>
+#include <linux/stat.h>
 #include <linux/cdev.h>
 #include <linux/device.h>
 #include <linux/err.h>
@@ -39,31 +56,80 @@ static dev_t xbk_devt;
 static struct cdev xbk_cdev;
 static struct class *xbk_class;
 static struct device *xbk_clone_dev;
-static DEFINE_IDA(xbk_ida);
 
-/* Public elements by name and by minor; the mutex also orders kref_put. */
+static unsigned int group;
+module_param(group, uint, 0444);
+MODULE_PARM_DESC(group, "gid owning /dev/xbuf/clone (mode 0660); default 0 (root)");
+
+static unsigned long user_mem_max_mb;
+module_param(user_mem_max_mb, ulong, 0644);
+MODULE_PARM_DESC(user_mem_max_mb,
+		 "ring memory (MiB) the elements of one uid may pin; default: a quarter of RAM");
+
+/*
+ * Elements by id (every one, from its reservation to the end of its
+ * release) and public ones by name; pages charged per uid (xa values).
+ * The mutex also orders kref_put.
+ */
 static DEFINE_MUTEX(xbk_lock);
 static LIST_HEAD(xbk_public_list);
-static DEFINE_XARRAY(xbk_minors);
+static DEFINE_XARRAY_ALLOC(xbk_ids);
+static u32 xbk_next_id;
+static DEFINE_XARRAY(xbk_charges);
 
 static const struct file_operations xbk_elem_fops;
 
-/* Called by kref_put_mutex() with xbk_lock held; drops it. */
+/* Charge (pages > 0) or uncharge the pages of an element to a uid; under xbk_lock. */
+static int xbk_charge(kuid_t uid, long pages)
+{
+	unsigned long key = from_kuid(&init_user_ns, uid);
+	unsigned long cur, limit = user_mem_max_mb << (20 - PAGE_SHIFT);
+	void *old;
+
+	lockdep_assert_held(&xbk_lock);
+	old = xa_load(&xbk_charges, key);
+	cur = old ? xa_to_value(old) : 0;
+	if (pages > 0 && (cur + pages > limit || cur + pages < cur))
+		return -ENOMEM;
+	cur += pages;
+	if (!cur) {
+		xa_erase(&xbk_charges, key);
+		return 0;
+	}
+
+	return xa_err(xa_store(&xbk_charges, key, xa_mk_value(cur), GFP_KERNEL));
+}
+
+/* Give back the id, the name and the charge of an element. */
+static void xbk_unreserve(struct evl_xbuf *xbuf)
+{
+	mutex_lock(&xbk_lock);
+	if (xbuf->public)
+		list_del(&xbuf->next);
+	xa_erase(&xbk_ids, xbuf->id);
+	if (xbuf->charged)
+		xbk_charge(xbuf->uid, -(long)xbuf->charged);
+	mutex_unlock(&xbk_lock);
+}
+
+/*
+ * Called by kref_put_mutex() with xbk_lock held; drops it. No open can
+ * find the element any more (its kref is 0); its name and id stay taken
+ * until the device is gone.
+ */
 static void xbk_release_element(struct kref *ref)
 {
 	struct evl_xbuf *xbuf = container_of(ref, struct evl_xbuf, ref);
 
-	if (xbuf->public) {
-		list_del(&xbuf->next);
-		xa_erase(&xbk_minors, xbuf->id);
-	}
+	xbuf->ready = false;
 	mutex_unlock(&xbk_lock);
 
 	device_unregister(xbuf->dev);
 	xbk_ring_destroy(&xbuf->ring[XBUF_INBOUND]);
 	xbk_ring_destroy(&xbuf->ring[XBUF_OUTBOUND]);
 	xbk_mem_free(xbuf);
-	ida_free(&xbk_ida, xbuf->id);
+	xbk_unreserve(xbuf);
+	mutex_destroy(&xbuf->claim_lock);
 	kfree(xbuf);
 }
 
@@ -105,16 +171,69 @@ static struct file *xbk_new_file(struct evl_xbuf *xbuf, int o_flags)
 	return filp;
 }
 
+static const struct device_type xbk_dev_type;
+
+static void xbk_dev_release(struct device *dev)
+{
+	kfree(dev);
+}
+
+/* device_create() with our device type, which names and owns the node. */
+static __printf(3, 4) struct device *xbk_device_create(dev_t devt, void *drvdata,
+							const char *fmt, ...)
+{
+	struct device *dev;
+	va_list ap;
+	char *name;
+	int ret;
+
+	va_start(ap, fmt);
+	name = kvasprintf(GFP_KERNEL, fmt, ap);
+	va_end(ap);
+	if (!name)
+		return ERR_PTR(-ENOMEM);
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
+	if (!dev) {
+		kfree(name);
+		return ERR_PTR(-ENOMEM);
+	}
+
+	device_initialize(dev);
+	dev->devt = devt;
+	dev->class = xbk_class;
+	dev->type = &xbk_dev_type;
+	dev->release = xbk_dev_release;
+	dev_set_drvdata(dev, drvdata);
+	ret = dev_set_name(dev, "%s", name);
+	kfree(name);
+	if (!ret)
+		ret = device_add(dev);
+	if (ret) {
+		put_device(dev);
+		return ERR_PTR(ret);
+	}
+
+	return dev;
+}
+
 /*
  * Build an element and return a file holding the first reference. The
- * name (public or not) is validated by the caller.
+ * name (public or not) is validated by the caller. Everything that can be
+ * refused without memory is refused first: the name (EEXIST), the id
+ * (ENOSPC), the size (ENOMEM: unmappable) and the creator's limit (ENOMEM);
+ * then the pages are allocated, outside the lock.
  */
 static struct file *xbk_create(const struct xbuf_clone_req *req,
-				const char *name, bool public)
+				const char *name, bool public, umode_t mode)
 {
+	unsigned long pages, map_pages;
 	struct evl_xbuf *xbuf;
 	struct file *filp;
 	int o_flags = O_RDWR, ret;
+
+	pages = xbk_mem_pages(req->i_bufsz, req->o_bufsz, &map_pages);
+	if (!pages)
+		return ERR_PTR(-ENOMEM);
 
 	xbuf = kzalloc(sizeof(*xbuf), GFP_KERNEL);
 	if (!xbuf)
@@ -124,16 +243,37 @@ static struct file *xbk_create(const struct xbuf_clone_req *req,
 	INIT_LIST_HEAD(&xbuf->next);
 	strscpy(xbuf->name, name, sizeof(xbuf->name));
 	xbuf->public = public;
+	xbuf->uid = current_euid();
+	xbuf->gid = current_egid();
+	xbuf->mode = mode;
+	mutex_init(&xbuf->claim_lock);
 
-	ret = ida_alloc_range(&xbk_ida, XBUF_CLONE_MINOR + 1,
-			      XBUF_NR_MINORS - 1, GFP_KERNEL);
-	if (ret < 0)
-		goto fail_id;
-	xbuf->id = ret;
+	mutex_lock(&xbk_lock);
+	if (public && xbk_find_public(name)) {
+		mutex_unlock(&xbk_lock);
+		ret = -EEXIST;
+		goto fail_free;
+	}
+	ret = xa_alloc_cyclic(&xbk_ids, &xbuf->id, xbuf,
+			      XA_LIMIT(XBUF_CLONE_MINOR + 1, XBUF_NR_MINORS - 1),
+			      &xbk_next_id, GFP_KERNEL);
+	if (ret < 0) {
+		mutex_unlock(&xbk_lock);
+		ret = ret == -EBUSY ? -ENOSPC : ret;
+		goto fail_free;
+	}
+	if (public)
+		list_add(&xbuf->next, &xbk_public_list);
+	ret = xbk_charge(xbuf->uid, pages);
+	if (!ret)
+		xbuf->charged = pages;
+	mutex_unlock(&xbk_lock);
+	if (ret)
+		goto fail_reserved;
 
 	ret = xbk_mem_alloc(xbuf, req->i_bufsz, req->o_bufsz);
 	if (ret)
-		goto fail_mem;
+		goto fail_reserved;
 
 	xbk_ring_init(xbuf, XBUF_INBOUND);
 	xbk_ring_init(xbuf, XBUF_OUTBOUND);
@@ -146,38 +286,25 @@ static struct file *xbk_create(const struct xbuf_clone_req *req,
 		goto fail_file;
 	}
 
-	mutex_lock(&xbk_lock);
-	if (public && xbk_find_public(name)) {
-		ret = -EEXIST;
-		goto fail_name;
-	}
-
+	/* Taken before the node exists: every inode of this element is younger. */
+	ktime_get_coarse_real_ts64(&xbuf->created);
 	if (public)
-		xbuf->dev = device_create(xbk_class, NULL,
-					  MKDEV(MAJOR(xbk_devt), xbuf->id),
-					  xbuf, "%s", name);
+		xbuf->dev = xbk_device_create(MKDEV(MAJOR(xbk_devt), xbuf->id),
+					      xbuf, "%s", name);
 	else
-		xbuf->dev = device_create(xbk_class, NULL, 0, xbuf, "@%d",
-					  xbuf->id);
+		xbuf->dev = xbk_device_create(0, xbuf, "@%u", xbuf->id);
 	if (IS_ERR(xbuf->dev)) {
 		ret = PTR_ERR(xbuf->dev);
-		goto fail_name;
+		goto fail_dev;
 	}
 
-	if (public) {
-		ret = xa_err(xa_store(&xbk_minors, xbuf->id, xbuf, GFP_KERNEL));
-		if (ret)
-			goto fail_minor;
-		list_add(&xbuf->next, &xbk_public_list);
-	}
+	mutex_lock(&xbk_lock);
+	xbuf->ready = true;
 	mutex_unlock(&xbk_lock);
 
 	return filp;
 
-fail_minor:
-	device_unregister(xbuf->dev);
-fail_name:
-	mutex_unlock(&xbk_lock);
+fail_dev:
 	/*
 	 * The file owns the xbk_file but not yet a usable element: detach
 	 * it so that its release does not put a kref we unwind here.
@@ -188,9 +315,10 @@ fail_file:
 	xbk_ring_destroy(&xbuf->ring[XBUF_INBOUND]);
 	xbk_ring_destroy(&xbuf->ring[XBUF_OUTBOUND]);
 	xbk_mem_free(xbuf);
-fail_mem:
-	ida_free(&xbk_ida, xbuf->id);
-fail_id:
+fail_reserved:
+	xbk_unreserve(xbuf);
+fail_free:
+	mutex_destroy(&xbuf->claim_lock);
 	kfree(xbuf);
 
 	return ERR_PTR(ret);
@@ -201,14 +329,18 @@ static long xbk_ioctl_clone(void __user *u_req)
 	struct xbuf_clone_req req;
 	const char *name;
 	struct file *filp;
+	umode_t mode;
 	bool public;
 	int fd, ret;
 
 	if (copy_from_user(&req, u_req, sizeof(req)))
 		return -EFAULT;
 
-	if (req.flags & ~(XBUF_KCLONE_PUBLIC | XBUF_KCLONE_NONBLOCK) || req.__pad)
+	if (req.flags & ~(XBUF_KCLONE_PUBLIC | XBUF_KCLONE_NONBLOCK))
 		return -EINVAL;
+	if (req.mode & ~0666U)
+		return -EINVAL;
+	mode = req.mode ?: XBUF_KCLONE_MODE_DEFAULT;
 	if (!req.i_bufsz && !req.o_bufsz)
 		return -EINVAL;
 	if (req.i_bufsz > XBUF_MAX_RING_SIZE || req.o_bufsz > XBUF_MAX_RING_SIZE)
@@ -236,7 +368,7 @@ static long xbk_ioctl_clone(void __user *u_req)
 	if (fd < 0)
 		return fd;
 
-	filp = xbk_create(&req, name, public);
+	filp = xbk_create(&req, name, public, mode);
 	if (IS_ERR(filp)) {
 		put_unused_fd(fd);
 		return PTR_ERR(filp);
@@ -251,6 +383,9 @@ static long xbk_clone_ioctl(struct file *filp, unsigned int cmd,
 {
 	if (cmd != XBUF_IOC_CLONE)
 		return -ENOTTY;
+	/* The node's mode says who may create: a write permission. */
+	if (!(filp->f_mode & FMODE_WRITE))
+		return -EBADF;
 
 	return xbk_ioctl_clone((void __user *)arg);
 }
@@ -270,12 +405,51 @@ static void xbk_switch_fops(struct file *filp,
 	replace_fops(filp, fops);
 }
 
-/* open(2) of /dev/xbuf/clone or /dev/xbuf/<name>. */
+static inline struct timespec64 xbk_inode_ctime(struct inode *inode)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+	return inode_get_ctime(inode);
+#else
+	return inode->i_ctime;
+#endif
+}
+
+/*
+ * The element's own permission check, whatever inode led here (the VFS
+ * checked that one): owner, group, other bits of the element's mode, as
+ * generic_permission() would, or CAP_DAC_OVERRIDE.
+ */
+static int xbk_may_open(const struct evl_xbuf *xbuf, const struct file *filp)
+{
+	unsigned int mode = xbuf->mode, mask = 0;
+
+	if (filp->f_mode & FMODE_READ)
+		mask |= MAY_READ;
+	if (filp->f_mode & FMODE_WRITE)
+		mask |= MAY_WRITE;
+	if (uid_eq(current_fsuid(), xbuf->uid))
+		mode >>= 6;
+	else if (in_group_p(xbuf->gid))
+		mode >>= 3;
+	if ((mode & mask) == mask || capable(CAP_DAC_OVERRIDE))
+		return 0;
+
+	return -EACCES;
+}
+
+/*
+ * open(2) of /dev/xbuf/clone or /dev/xbuf/<name>. An element's inode is
+ * created after the element (xbuf->created); an older one with the same
+ * minor belongs to an element gone (an O_PATH fd, a bind mount, a node
+ * mknod'ed before): ENOENT, as for a minor nobody has.
+ */
 static int xbk_chr_open(struct inode *inode, struct file *filp)
 {
 	unsigned int minor = iminor(inode);
+	struct timespec64 ctime = xbk_inode_ctime(inode), created;
 	struct evl_xbuf *xbuf;
 	struct xbk_file *xf;
+	int ret;
 
 	if (minor == XBUF_CLONE_MINOR) {
 		xbk_switch_fops(filp, &xbk_clone_fops);
@@ -287,13 +461,25 @@ static int xbk_chr_open(struct inode *inode, struct file *filp)
 		return -ENOMEM;
 
 	mutex_lock(&xbk_lock);
-	xbuf = xa_load(&xbk_minors, minor);
-	if (!xbuf || !kref_get_unless_zero(&xbuf->ref)) {
+	xbuf = xa_load(&xbk_ids, minor);
+	/* At the granularity of the inode's file system (a bind-mounted node). */
+	if (xbuf)
+		created = timestamp_truncate(xbuf->created, inode);
+	if (!xbuf || !xbuf->public || !xbuf->ready ||
+	    timespec64_compare(&ctime, &created) < 0 ||
+	    !kref_get_unless_zero(&xbuf->ref)) {
 		mutex_unlock(&xbk_lock);
 		kfree(xf);
 		return -ENOENT;
 	}
 	mutex_unlock(&xbk_lock);
+
+	ret = xbk_may_open(xbuf, filp);
+	if (ret) {
+		xbk_put_element(xbuf);
+		kfree(xf);
+		return ret;
+	}
 
 	xf->xbuf = xbuf;
 	xf->efile.filp = filp;
@@ -329,15 +515,125 @@ static inline struct evl_xbuf *xbk_of(struct file *filp)
 static ssize_t xbk_elem_read(struct file *filp, char __user *u_buf,
 			      size_t count, loff_t *ppos)
 {
-	return xbk_app_read(&xbk_of(filp)->ring[XBUF_INBOUND], u_buf, count,
+	return xbk_app_read(xbk_of(filp), u_buf, count,
 			     filp->f_flags & O_NONBLOCK);
 }
 
 static ssize_t xbk_elem_write(struct file *filp, const char __user *u_buf,
 			       size_t count, loff_t *ppos)
 {
-	return xbk_app_write(&xbk_of(filp)->ring[XBUF_OUTBOUND], u_buf, count,
+	return xbk_app_write(xbk_of(filp), u_buf, count,
 			      filp->f_flags & O_NONBLOCK);
+}
+
+/*
+ * Owner claims (xbuf/kernel.h): an end belongs to one address space at a
+ * time, which must map the element; the claim counts that address
+ * space's mappings of the element (xbk_claim_vma(), from the VMA's
+ * open/close) and ends with the last one. Lock order: mmap lock, then
+ * claim_lock.
+ */
+static int xbk_claim_index(u32 bit)
+{
+	return bit == XBUF_KCLAIM_IN ? 0 : 1;
+}
+
+static long xbk_claim(struct evl_xbuf *xbuf, struct file *filp, u32 ends)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	unsigned long vmas = 0;
+	long ret = 0;
+	u32 bit;
+
+	if (!ends || ends & ~(XBUF_KCLAIM_IN | XBUF_KCLAIM_OUT))
+		return -EINVAL;
+	if (!(filp->f_mode & FMODE_WRITE))
+		return -EBADF;
+	if (!mm)
+		return -EINVAL;
+
+	mmap_read_lock(mm);
+	{
+		VMA_ITERATOR(vmi, mm, 0);
+
+		for_each_vma(vmi, vma)
+			vmas += xbk_is_our_vma(vma, xbuf);
+	}
+	mutex_lock(&xbuf->claim_lock);
+	if (!vmas)
+		ret = -EINVAL;
+	for (bit = XBUF_KCLAIM_IN; !ret && bit <= XBUF_KCLAIM_OUT; bit <<= 1) {
+		struct mm_struct *owner = xbuf->claim_mm[xbk_claim_index(bit)];
+
+		if ((ends & bit) && owner && owner != mm)
+			ret = -EBUSY;
+	}
+	for (bit = XBUF_KCLAIM_IN; !ret && bit <= XBUF_KCLAIM_OUT; bit <<= 1) {
+		if (!(ends & bit))
+			continue;
+		WRITE_ONCE(xbuf->claim_mm[xbk_claim_index(bit)], mm);
+		xbuf->claim_vmas[xbk_claim_index(bit)] = vmas;
+	}
+	mutex_unlock(&xbuf->claim_lock);
+	mmap_read_unlock(mm);
+
+	return ret;
+}
+
+static long xbk_unclaim(struct evl_xbuf *xbuf, u32 ends)
+{
+	u32 bit;
+
+	if (!ends || ends & ~(XBUF_KCLAIM_IN | XBUF_KCLAIM_OUT))
+		return -EINVAL;
+
+	mutex_lock(&xbuf->claim_lock);
+	for (bit = XBUF_KCLAIM_IN; bit <= XBUF_KCLAIM_OUT; bit <<= 1) {
+		int i = xbk_claim_index(bit);
+
+		if ((ends & bit) && xbuf->claim_mm[i] == current->mm) {
+			WRITE_ONCE(xbuf->claim_mm[i], NULL);
+			xbuf->claim_vmas[i] = 0;
+		}
+	}
+	mutex_unlock(&xbuf->claim_lock);
+
+	return 0;
+}
+
+/* A mapping of the element appears in mm (delta 1) or goes (-1). */
+void xbk_claim_vma(struct evl_xbuf *xbuf, struct mm_struct *mm, int delta)
+{
+	int i;
+
+	mutex_lock(&xbuf->claim_lock);
+	for (i = 0; i < XBK_CLAIM_ENDS; i++) {
+		if (xbuf->claim_mm[i] != mm)
+			continue;
+		xbuf->claim_vmas[i] += delta;
+		if (!xbuf->claim_vmas[i])
+			WRITE_ONCE(xbuf->claim_mm[i], NULL);
+	}
+	mutex_unlock(&xbuf->claim_lock);
+}
+
+/* Is one of these ends claimed by another address space? -EBUSY then. */
+int xbk_claimed_elsewhere(struct evl_xbuf *xbuf, u32 ends)
+{
+	u32 bit;
+
+	for (bit = XBUF_KCLAIM_IN; bit <= XBUF_KCLAIM_OUT; bit <<= 1) {
+		struct mm_struct *owner;
+
+		if (!(ends & bit))
+			continue;
+		owner = READ_ONCE(xbuf->claim_mm[xbk_claim_index(bit)]);
+		if (owner && owner != current->mm)
+			return -EBUSY;
+	}
+
+	return 0;
 }
 
 static __poll_t xbk_elem_poll(struct file *filp, poll_table *wait)
@@ -369,6 +665,7 @@ static long xbk_elem_ioctl(struct file *filp, unsigned int cmd,
 	struct xbuf_elem_rings rings;
 	struct xbuf_elem_info info;
 	struct xbuf_wait_req wreq;
+	u32 ends;
 
 	switch (cmd) {
 	case XBUF_IOC_KICK:
@@ -387,7 +684,20 @@ static long xbk_elem_ioctl(struct file *filp, unsigned int cmd,
 	case XBUF_IOC_WAIT:
 		if (copy_from_user(&wreq, u_arg, sizeof(wreq)))
 			return -EFAULT;
+		/* Only a writer may count as a blocked writer. */
+		if ((wreq.events & XBUF_KWAIT_OUT) && !(filp->f_mode & FMODE_WRITE))
+			return -EBADF;
+		if (xbk_claimed_elsewhere(xbuf, wreq.events & (XBUF_KWAIT_IN | XBUF_KWAIT_OUT)))
+			return -EBUSY;
 		return xbk_ring_wait(xbuf, &wreq, &xf->cancelled);
+	case XBUF_IOC_CLAIM:
+		if (get_user(ends, (u32 __user *)u_arg))
+			return -EFAULT;
+		return xbk_claim(xbuf, filp, ends);
+	case XBUF_IOC_UNCLAIM:
+		if (get_user(ends, (u32 __user *)u_arg))
+			return -EFAULT;
+		return xbk_unclaim(xbuf, ends);
 	case XBUF_IOC_CANCEL:
 		xbk_ring_cancel(xbuf, &xf->cancelled);
 		return 0;
@@ -446,7 +756,8 @@ static ssize_t rings_show(struct device *dev, struct device_attribute *attr,
 	return sysfs_emit(buf, "%llu %llu %llu %llu\n",
 			  r.ifill, r.isize, r.ofill, r.osize);
 }
-static DEVICE_ATTR_RO(rings);
+/* Owner only: the class's get_ownership() gives it to the creator. */
+static DEVICE_ATTR_ADMIN_RO(rings);
 
 static struct attribute *xbk_elem_attrs[] = {
 	&dev_attr_rings.attr,
@@ -471,12 +782,51 @@ static const struct attribute_group *xbk_elem_groups[] = {
 };
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
-static char *xbk_devnode(const struct device *dev, umode_t *mode)
+#define XBK_CONST_DEV const struct device
 #else
-static char *xbk_devnode(struct device *dev, umode_t *mode)
+#define XBK_CONST_DEV struct device
 #endif
+
+/*
+ * devtmpfs (and the uevent's DEVMODE/DEVUID/DEVGID): the clone device is
+ * root:<group> 0660, an element's node its creator's with its mode.
+ */
+static char *xbk_devnode(XBK_CONST_DEV *dev, umode_t *mode, kuid_t *uid,
+			 kgid_t *gid)
 {
+	const struct evl_xbuf *xbuf = dev_get_drvdata(dev);
+
+	if (xbuf) {
+		if (mode)
+			*mode = xbuf->mode;
+		if (uid)
+			*uid = xbuf->uid;
+		if (gid)
+			*gid = xbuf->gid;
+	} else {
+		if (mode)
+			*mode = 0660;
+		if (gid)
+			*gid = make_kgid(&init_user_ns, group);
+	}
+
 	return kasprintf(GFP_KERNEL, "xbuf/%s", dev_name(dev));
+}
+
+static const struct device_type xbk_dev_type = {
+	.name		= "xbuf",
+	.devnode	= xbk_devnode,
+};
+
+/* Sysfs: an element's directory and `rings` belong to its creator. */
+static void xbk_get_ownership(XBK_CONST_DEV *dev, kuid_t *uid, kgid_t *gid)
+{
+	const struct evl_xbuf *xbuf = dev_get_drvdata(dev);
+
+	if (xbuf) {
+		*uid = xbuf->uid;
+		*gid = xbuf->gid;
+	}
 }
 
 static int __init xbk_init(void)
@@ -502,12 +852,14 @@ static int __init xbk_init(void)
 		ret = PTR_ERR(xbk_class);
 		goto fail_class;
 	}
-	xbk_class->devnode = xbk_devnode;
 	xbk_class->dev_groups = xbk_elem_groups;
+	xbk_class->get_ownership = xbk_get_ownership;
 
-	xbk_clone_dev = device_create(xbk_class, NULL,
-				       MKDEV(MAJOR(xbk_devt), XBUF_CLONE_MINOR),
-				       NULL, "clone");
+	if (!user_mem_max_mb)
+		user_mem_max_mb = max(1UL, (totalram_pages() / 4) >> (20 - PAGE_SHIFT));
+
+	xbk_clone_dev = xbk_device_create(MKDEV(MAJOR(xbk_devt), XBUF_CLONE_MINOR),
+					   NULL, "clone");
 	if (IS_ERR(xbk_clone_dev)) {
 		ret = PTR_ERR(xbk_clone_dev);
 		goto fail_clone;
@@ -532,7 +884,7 @@ static void __exit xbk_exit(void)
 	class_destroy(xbk_class);
 	cdev_del(&xbk_cdev);
 	unregister_chrdev_region(xbk_devt, XBUF_NR_MINORS);
-	ida_destroy(&xbk_ida);
+	xa_destroy(&xbk_charges);
 }
 
 module_init(xbk_init);

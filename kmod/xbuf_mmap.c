@@ -33,39 +33,70 @@
 #include <linux/errno.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/version.h>
 #include <linux/vmalloc.h>
 #include "xbuf_internal.h"
 
 /*
+ * The pages an element of these sizes needs (what its creator is charged),
+ * and the pages of its full mapping (data areas twice); 0 when that
+ * mapping could never be made: vmap() refuses more pages than the RAM
+ * has, and the creation must fail before anything is allocated.
+ */
+unsigned long xbk_mem_pages(u64 i_bufsz, u64 o_bufsz, unsigned long *map_pages)
+{
+	struct xbuf_shm_info layout;
+
+	xbuf_abi_layout(&layout, i_bufsz, o_bufsz, PAGE_SIZE);
+	*map_pages = layout.map_size >> PAGE_SHIFT;
+	if (*map_pages > totalram_pages())
+		return 0;
+
+	return layout.file_size >> PAGE_SHIFT;
+}
+
+/*
  * Allocate the pages of an element and lay them out. The info page is
  * xbuf_abi_layout()'s, and every page count and offset below derives from
  * it, so the module's mapping is the library's to the byte (a direction
- * of size 0 has no pages and data offsets 0).
+ * of size 0 has no pages and data offsets 0). Sizes were checked with
+ * xbk_mem_pages() and charged by the caller. The allocation may fail
+ * rather than wake the OOM killer (__GFP_RETRY_MAYFAIL: our pages are in
+ * nobody's RSS, so it would kill others), and a fatal signal ends it.
  */
 int xbk_mem_alloc(struct evl_xbuf *xbuf, u64 i_bufsz, u64 o_bufsz)
 {
+	const gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_ZERO | __GFP_NOWARN |
+			  __GFP_RETRY_MAYFAIL;
 	struct xbuf_shm_info layout;
 	unsigned long n, m, i, dir;
+	int ret = -ENOMEM;
 
 	xbuf_abi_layout(&layout, i_bufsz, o_bufsz, PAGE_SIZE);
 	xbuf->nr_pages = layout.file_size >> PAGE_SHIFT;
 	xbuf->nr_map_pages = layout.map_size >> PAGE_SHIFT;
-	xbuf->pages = kvcalloc(xbuf->nr_pages, sizeof(*xbuf->pages), GFP_KERNEL);
+	xbuf->pages = kvcalloc(xbuf->nr_pages, sizeof(*xbuf->pages),
+			       GFP_KERNEL_ACCOUNT | __GFP_NOWARN | __GFP_RETRY_MAYFAIL);
 	if (!xbuf->pages)
 		return -ENOMEM;
 
 	xbuf->map_pages = kvcalloc(xbuf->nr_map_pages, sizeof(*xbuf->map_pages),
-				   GFP_KERNEL);
+				   GFP_KERNEL_ACCOUNT | __GFP_NOWARN | __GFP_RETRY_MAYFAIL);
 	if (!xbuf->map_pages)
 		goto fail_map_array;
 
 	for (n = 0; n < xbuf->nr_pages; n++) {
-		xbuf->pages[n] = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO |
-					    __GFP_NOWARN);
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			goto fail_pages;
+		}
+		xbuf->pages[n] = alloc_page(gfp);
 		if (!xbuf->pages[n])
 			goto fail_pages;
+		cond_resched();
 	}
 
 	/* Header pages, then each data area twice, where the info page says. */
@@ -108,7 +139,7 @@ fail_map_array:
 	kvfree(xbuf->pages);
 	xbuf->pages = NULL;
 
-	return -ENOMEM;
+	return ret;
 }
 
 void xbk_mem_free(struct evl_xbuf *xbuf)
@@ -194,7 +225,24 @@ static int xbk_vm_mprotect(struct vm_area_struct *vma, unsigned long start,
 	return 0;
 }
 
+/*
+ * A VMA appears (split, mremap, fork) or goes (munmap, exit): the claims
+ * of its address space count it (xbk_claim_vma()). Called with the
+ * mmap lock held.
+ */
+static void xbk_vm_open(struct vm_area_struct *vma)
+{
+	xbk_claim_vma(vma->vm_private_data, vma->vm_mm, 1);
+}
+
+static void xbk_vm_close(struct vm_area_struct *vma)
+{
+	xbk_claim_vma(vma->vm_private_data, vma->vm_mm, -1);
+}
+
 static const struct vm_operations_struct xbk_vm_ops = {
+	.open		= xbk_vm_open,
+	.close		= xbk_vm_close,
 	.fault		= xbk_vm_fault,
 	.pfn_mkwrite	= xbk_vm_pfn_mkwrite,
 	.mprotect	= xbk_vm_mprotect,
@@ -232,6 +280,12 @@ int xbk_mmap(struct file *filp, struct vm_area_struct *vma)
 			   clear);
 	vma->vm_ops = &xbk_vm_ops;
 	vma->vm_private_data = xbuf;
+	xbk_claim_vma(xbuf, vma->vm_mm, 1);
 
 	return 0;
+}
+
+bool xbk_is_our_vma(const struct vm_area_struct *vma, const struct evl_xbuf *xbuf)
+{
+	return vma->vm_ops == &xbk_vm_ops && vma->vm_private_data == xbuf;
 }

@@ -32,6 +32,17 @@
  *   consumer: a blocking read is short only when a writer is stuck, i.e.
  *   it sleeps, fill > 0 and capacity - fill < wanted (EVL's deadlock rule).
  *
+ * The driver end copies outside its raw spinlock (EVL's way): under the
+ * lock, O(1) work only: reserve [drv_rsv, drv_rsv + n) and count the copy
+ * in flight (drv_busy); copy with the lock dropped; under the lock again,
+ * the last copy in flight publishes drv_pos = drv_rsv (P1/C2 then K1), so
+ * positions move in order and never over a range still being copied.
+ * The sleeper lists and their `wanted` live under sleep_lock (only
+ * sleepers, in task context, take it); the raw lock's holders only read
+ * `wanted`. The app end copies under app_lock with page faults disabled:
+ * a fault drops the lock, faults the user pages in and retries, so a slow
+ * fault (userfaultfd) never stalls another user of the element.
+ *
  * In the kernel, "sleep" is a wait queue: wait_event*() re-checks its
  * condition after set_current_state(), a full barrier, and the waker's
  * waitqueue_active() test follows its own smp_mb() (the wq_has_sleeper()
@@ -45,6 +56,7 @@
 #include <linux/fcntl.h>
 #include <linux/jiffies.h>
 #include <linux/minmax.h>
+#include <linux/pagemap.h>
 #include <linux/poll.h>
 #include <linux/preempt.h>
 #include <linux/sched.h>
@@ -72,6 +84,24 @@ static inline void xbk_ep_dec32(__u32 *p)
 static inline bool xbk_cannot_block(void)
 {
 	return !in_task() || in_atomic() || irqs_disabled();
+}
+
+/* Bytes a driver-end reader may take: from the reservation head on. */
+static u64 xbk_drv_avail(struct xbk_ring *r)
+{
+	/* C1: pairs with P1 smp_store_release(&app_ep->pos) in xbk_app_write() and csrc/ring.c. */
+	u64 prod = smp_load_acquire(&r->app_ep->pos);
+
+	return xbuf_abi_fill(r->capacity, prod, READ_ONCE(r->drv_rsv));
+}
+
+/* Bytes a driver-end writer may reserve. */
+static u64 xbk_drv_room(struct xbk_ring *r)
+{
+	/* P2: pairs with C2 smp_store_release(&app_ep->pos) in xbk_app_read() and csrc/ring.c. */
+	u64 cons = smp_load_acquire(&r->app_ep->pos);
+
+	return xbuf_abi_room(r->capacity, READ_ONCE(r->drv_rsv), cons);
 }
 
 /*
@@ -172,7 +202,7 @@ static bool xbk_app_read_ready(struct xbk_ring *r, u64 count)
 
 static bool xbk_drv_read_ready(struct xbk_ring *r, u64 count)
 {
-	u64 fill = xbk_ring_fill(r);
+	u64 fill = xbk_drv_avail(r);
 
 	if (!fill)
 		return false;
@@ -180,7 +210,11 @@ static bool xbk_drv_read_ready(struct xbk_ring *r, u64 count)
 	return fill >= count || xbk_app_writer_stuck(r, fill);
 }
 
-/* Recompute the smallest count of a sleeper list; under r->lock. */
+/*
+ * Recompute the smallest count of a sleeper list; under r->sleep_lock,
+ * never under the raw lock (O(sleepers)). Published before `waiters` is
+ * raised (xbk_sleeper_enter()) and after it is lowered.
+ */
 static void xbk_update_wanted(struct list_head *sleepers, u64 *wanted,
 			       struct xbuf_shm_endpoint *ep)
 {
@@ -197,26 +231,30 @@ static void xbk_update_wanted(struct list_head *sleepers, u64 *wanted,
 }
 
 /*
- * A writer starts sleeping (W1 follows in the caller): publish `wanted`
- * before `waiters`, as xbuf/abi.h says. Under r->lock.
+ * A writer starts sleeping: publish `wanted` before the caller raises
+ * `waiters`, as xbuf/abi.h says (W1 follows in the caller).
  */
-static void xbk_sleeper_enter(struct list_head *sleepers, u64 *wanted,
-			       struct xbuf_shm_endpoint *ep,
+static void xbk_sleeper_enter(struct xbk_ring *r, struct list_head *sleepers,
+			       u64 *wanted, struct xbuf_shm_endpoint *ep,
 			       struct xbk_sleeper *me, u64 count)
 {
+	spin_lock(&r->sleep_lock);
 	me->count = count;
 	list_add(&me->next, sleepers);
 	xbk_update_wanted(sleepers, wanted, ep);
+	spin_unlock(&r->sleep_lock);
 	/* Pairs with smp_rmb() in xbk_drv_writer_stuck()/xbk_app_writer_stuck(). */
 	smp_mb__before_atomic();
 }
 
-static void xbk_sleeper_leave(struct list_head *sleepers, u64 *wanted,
-			       struct xbuf_shm_endpoint *ep,
+static void xbk_sleeper_leave(struct xbk_ring *r, struct list_head *sleepers,
+			       u64 *wanted, struct xbuf_shm_endpoint *ep,
 			       struct xbk_sleeper *me)
 {
+	spin_lock(&r->sleep_lock);
 	list_del(&me->next);
 	xbk_update_wanted(sleepers, wanted, ep);
+	spin_unlock(&r->sleep_lock);
 }
 
 static inline bool xbk_has_room(struct xbk_ring *r, u64 count)
@@ -231,10 +269,14 @@ static void xbk_app_wake_work(struct irq_work *work)
 	wake_up_all(&r->app_wq);
 }
 
-/* Wake the app end; from hard irq (hrtimer callbacks) through irq_work. */
+/*
+ * Wake the app end. From hard irq (hrtimer callbacks), or from any caller
+ * with irqs disabled, through irq_work: wake_up_all() takes a spinlock_t,
+ * which sleeps on PREEMPT_RT.
+ */
 static void xbk_wake_app(struct xbk_ring *r)
 {
-	if (!in_task())
+	if (!in_task() || irqs_disabled())
 		irq_work_queue(&r->app_wake_work);
 	else
 		wake_up_all(&r->app_wq);
@@ -276,6 +318,34 @@ static void xbk_app_k1(struct xbk_ring *r)
 }
 
 /*
+ * The last copy in flight publishes what was reserved (P1 for a producer,
+ * C2 for a consumer); then K1. Under r->lock.
+ */
+static bool xbk_drv_commit(struct xbk_ring *r)
+{
+	if (--r->drv_busy)
+		return false;	/* a copy still runs: its commit publishes ours too */
+
+	/*
+	 * P1: pairs with C1 smp_load_acquire(&r->drv_pos) in xbk_app_read()
+	 * and with the acquire of the driver page prod.pos in csrc/ring.c;
+	 * C2: pairs with P2 smp_load_acquire(&r->drv_pos) in xbk_app_write()
+	 * and with the acquire of the driver page cons.pos in csrc/ring.c.
+	 */
+	smp_store_release(&r->drv_pos, r->drv_rsv);
+	smp_store_release(&r->drv_ep->pos, r->drv_rsv);
+
+	return xbk_drv_k1(r);
+}
+
+/* The driver end's waiting state goes; under r->lock. */
+static void xbk_drv_unwait(struct xbk_ring *r)
+{
+	atomic_dec(&r->drv_waiters);
+	xbk_ep_dec32(&r->drv_ep->waiters);
+}
+
+/*
  * Driver end, producer (inbound): evl_write_xbuf(). All or nothing.
  */
 static ssize_t xbk_drv_write(struct xbk_ring *r, const void *buf,
@@ -298,11 +368,17 @@ static ssize_t xbk_drv_write(struct xbk_ring *r, const void *buf,
 
 	for (;;) {
 		raw_spin_lock_irqsave(&r->lock, flags);
-		pos = r->drv_pos;
 		/* P2: pairs with C2 smp_store_release(&app_ep->pos) in xbk_app_read() and csrc/ring.c. */
 		cons = smp_load_acquire(&r->app_ep->pos);
-		if (xbuf_abi_room(r->capacity, pos, cons) >= count)
+		if (xbuf_abi_room(r->capacity, r->drv_rsv, cons) >= count) {
+			pos = r->drv_rsv;
+			r->drv_rsv = pos + count;
+			r->drv_busy++;
+			if (waiting)
+				xbk_drv_unwait(r);
+			raw_spin_unlock_irqrestore(&r->lock, flags);
 			break;
+		}
 
 		if (nonblock) {
 			xbk_ep_inc64(&r->drv_ep->eagain);
@@ -312,44 +388,41 @@ static ssize_t xbk_drv_write(struct xbk_ring *r, const void *buf,
 
 		if (!waiting) {
 			/*
-			 * A producer that starts waiting bumps its seq and
-			 * wakes the consumer, which may then take a short read
-			 * (EVL's deadlock prevention).
+			 * A producer that starts waiting publishes `wanted`,
+			 * then `waiters`, bumps its seq and wakes the consumer,
+			 * which may then take a short read (EVL's deadlock
+			 * prevention). Room is checked again before sleeping.
 			 */
+			raw_spin_unlock_irqrestore(&r->lock, flags);
 			waiting = true;
-			xbk_sleeper_enter(&r->drv_sleepers, &r->drv_wanted,
+			xbk_sleeper_enter(r, &r->drv_sleepers, &r->drv_wanted,
 					   r->drv_ep, &me, count);
+			raw_spin_lock_irqsave(&r->lock, flags);
 			atomic_inc(&r->drv_waiters);
 			xbk_ep_inc32(&r->drv_ep->waiters);
 			xbk_ep_inc32(&r->drv_ep->seq);
 			raw_spin_unlock_irqrestore(&r->lock, flags);
 			xbk_wake_app(r);
-		} else {
-			raw_spin_unlock_irqrestore(&r->lock, flags);
+			continue;
 		}
+		raw_spin_unlock_irqrestore(&r->lock, flags);
 
 		/* W1: pairs with K1 smp_mb() in xbk_app_k1() and XBUF_IOC_KICK users. */
 		smp_mb();
-		ret = wait_event_interruptible(r->drv_wq, xbk_has_room(r, count));
+		ret = wait_event_interruptible(r->drv_wq,
+					       xbk_drv_room(r) >= count);
 		if (ret)
 			goto out_unwait;
 	}
 
+	if (waiting)
+		xbk_sleeper_leave(r, &r->drv_sleepers, &r->drv_wanted, r->drv_ep, &me);
+
 	memcpy(r->data + (pos & r->mask), buf, count);
-	/*
-	 * P1: pairs with C1 smp_load_acquire(&r->drv_pos) in xbk_app_read()
-	 * and with the acquire of the driver page prod.pos in csrc/ring.c.
-	 */
-	smp_store_release(&r->drv_pos, pos + count);
-	smp_store_release(&r->drv_ep->pos, pos + count);
+
+	raw_spin_lock_irqsave(&r->lock, flags);
 	xbk_ep_inc64(&r->drv_ep->ops);
-	if (waiting) {
-		atomic_dec(&r->drv_waiters);
-		xbk_ep_dec32(&r->drv_ep->waiters);
-		xbk_sleeper_leave(&r->drv_sleepers, &r->drv_wanted, r->drv_ep,
-				   &me);
-	}
-	wake = xbk_drv_k1(r);
+	wake = xbk_drv_commit(r);
 	raw_spin_unlock_irqrestore(&r->lock, flags);
 	if (wake)
 		xbk_wake_app(r);
@@ -358,10 +431,9 @@ static ssize_t xbk_drv_write(struct xbk_ring *r, const void *buf,
 
 out_unwait:
 	raw_spin_lock_irqsave(&r->lock, flags);
-	atomic_dec(&r->drv_waiters);
-	xbk_ep_dec32(&r->drv_ep->waiters);
-	xbk_sleeper_leave(&r->drv_sleepers, &r->drv_wanted, r->drv_ep, &me);
+	xbk_drv_unwait(r);
 	raw_spin_unlock_irqrestore(&r->lock, flags);
+	xbk_sleeper_leave(r, &r->drv_sleepers, &r->drv_wanted, r->drv_ep, &me);
 
 	return ret;
 }
@@ -389,13 +461,19 @@ static ssize_t xbk_drv_read(struct xbk_ring *r, void *buf, size_t count,
 
 	for (;;) {
 		raw_spin_lock_irqsave(&r->lock, flags);
-		pos = r->drv_pos;
+		pos = r->drv_rsv;
 		/* C1: pairs with P1 smp_store_release(&app_ep->pos) in xbk_app_write() and csrc/ring.c. */
 		prod = smp_load_acquire(&r->app_ep->pos);
 		avail = xbuf_abi_fill(r->capacity, prod, pos);
 		n = min_t(u64, avail, count);
-		if (n == count || (n && (nonblock || xbk_app_writer_stuck(r, avail))))
+		if (n == count || (n && (nonblock || xbk_app_writer_stuck(r, avail)))) {
+			r->drv_rsv = pos + n;
+			r->drv_busy++;
+			if (waiting)
+				xbk_drv_unwait(r);
+			raw_spin_unlock_irqrestore(&r->lock, flags);
 			break;
+		}
 
 		if (nonblock) {
 			xbk_ep_inc64(&r->drv_ep->eagain);
@@ -419,18 +497,10 @@ static ssize_t xbk_drv_read(struct xbk_ring *r, void *buf, size_t count,
 	}
 
 	memcpy(buf, r->data + (pos & r->mask), n);
-	/*
-	 * C2: pairs with P2 smp_load_acquire(&r->drv_pos) in xbk_app_write()
-	 * and with the acquire of the driver page cons.pos in csrc/ring.c.
-	 */
-	smp_store_release(&r->drv_pos, pos + n);
-	smp_store_release(&r->drv_ep->pos, pos + n);
+
+	raw_spin_lock_irqsave(&r->lock, flags);
 	xbk_ep_inc64(&r->drv_ep->ops);
-	if (waiting) {
-		atomic_dec(&r->drv_waiters);
-		xbk_ep_dec32(&r->drv_ep->waiters);
-	}
-	wake = xbk_drv_k1(r);
+	wake = xbk_drv_commit(r);
 	raw_spin_unlock_irqrestore(&r->lock, flags);
 	if (wake)
 		xbk_wake_app(r);
@@ -439,8 +509,7 @@ static ssize_t xbk_drv_read(struct xbk_ring *r, void *buf, size_t count,
 
 out_unwait:
 	raw_spin_lock_irqsave(&r->lock, flags);
-	atomic_dec(&r->drv_waiters);
-	xbk_ep_dec32(&r->drv_ep->waiters);
+	xbk_drv_unwait(r);
 	raw_spin_unlock_irqrestore(&r->lock, flags);
 
 	return ret;
@@ -453,14 +522,9 @@ out_unwait:
 static void xbk_app_wait_begin(struct xbk_ring *r, struct xbk_sleeper *me,
 				u64 count)
 {
-	unsigned long flags;
-
-	if (me) {
-		raw_spin_lock_irqsave(&r->lock, flags);
-		xbk_sleeper_enter(&r->app_sleepers, &r->app_wanted, r->app_ep,
+	if (me)
+		xbk_sleeper_enter(r, &r->app_sleepers, &r->app_wanted, r->app_ep,
 				   me, count);
-		raw_spin_unlock_irqrestore(&r->lock, flags);
-	}
 	atomic_inc(&r->app_waiters);
 	atomic_inc((atomic_t *)&r->app_ep->waiters);
 	if (me) {
@@ -474,21 +538,17 @@ static void xbk_app_wait_begin(struct xbk_ring *r, struct xbk_sleeper *me,
 
 static void xbk_app_wait_end(struct xbk_ring *r, struct xbk_sleeper *me)
 {
-	unsigned long flags;
-
 	atomic_dec((atomic_t *)&r->app_ep->waiters);
 	atomic_dec(&r->app_waiters);
-	if (me) {
-		raw_spin_lock_irqsave(&r->lock, flags);
-		xbk_sleeper_leave(&r->app_sleepers, &r->app_wanted, r->app_ep, me);
-		raw_spin_unlock_irqrestore(&r->lock, flags);
-	}
+	if (me)
+		xbk_sleeper_leave(r, &r->app_sleepers, &r->app_wanted, r->app_ep, me);
 }
 
 /* Application end, consumer (inbound): read(2). */
-ssize_t xbk_app_read(struct xbk_ring *r, char __user *ubuf, size_t count,
+ssize_t xbk_app_read(struct evl_xbuf *xbuf, char __user *ubuf, size_t count,
 		      bool nonblock)
 {
+	struct xbk_ring *r = &xbuf->ring[XBUF_INBOUND];
 	u64 cons, prod, avail, n;
 	int ret;
 
@@ -498,6 +558,9 @@ ssize_t xbk_app_read(struct xbk_ring *r, char __user *ubuf, size_t count,
 		return -ENOBUFS;
 	if (!nonblock && count > r->capacity)
 		return -EINVAL;
+	ret = xbk_claimed_elsewhere(xbuf, XBUF_KCLAIM_IN);
+	if (ret)
+		return ret;
 
 	for (;;) {
 		if (mutex_lock_interruptible(&r->app_lock))
@@ -509,7 +572,7 @@ ssize_t xbk_app_read(struct xbk_ring *r, char __user *ubuf, size_t count,
 		avail = xbuf_abi_fill(r->capacity, prod, cons);
 		n = min_t(u64, avail, count);
 		if (n == count || (n && (nonblock || xbk_drv_writer_stuck(r, avail))))
-			break;
+			goto copy;
 
 		if (nonblock) {
 			xbk_ep_inc64(&r->app_ep->eagain);
@@ -524,11 +587,14 @@ ssize_t xbk_app_read(struct xbk_ring *r, char __user *ubuf, size_t count,
 		xbk_app_wait_end(r, NULL);
 		if (ret)
 			return ret;
-	}
-
-	if (copy_to_user(ubuf, r->data + (cons & r->mask), n)) {
+		continue;
+copy:
+		/* Never sleep on a fault with app_lock held: fault in, retry. */
+		if (!copy_to_user_nofault(ubuf, r->data + (cons & r->mask), n))
+			break;
 		mutex_unlock(&r->app_lock);
-		return -EFAULT;
+		if (fault_in_safe_writeable(ubuf, n))
+			return -EFAULT;
 	}
 
 	/* C2: pairs with P2 smp_load_acquire(&app_ep->pos) in xbk_drv_write(). */
@@ -541,9 +607,10 @@ ssize_t xbk_app_read(struct xbk_ring *r, char __user *ubuf, size_t count,
 }
 
 /* Application end, producer (outbound): write(2). All or nothing. */
-ssize_t xbk_app_write(struct xbk_ring *r, const char __user *ubuf,
+ssize_t xbk_app_write(struct evl_xbuf *xbuf, const char __user *ubuf,
 		       size_t count, bool nonblock)
 {
+	struct xbk_ring *r = &xbuf->ring[XBUF_OUTBOUND];
 	struct xbk_sleeper me;
 	u64 pos, cons;
 	int ret;
@@ -554,6 +621,9 @@ ssize_t xbk_app_write(struct xbk_ring *r, const char __user *ubuf,
 		return -ENOBUFS;
 	if (count > r->capacity)
 		return -EINVAL;
+	ret = xbk_claimed_elsewhere(xbuf, XBUF_KCLAIM_OUT);
+	if (ret)
+		return ret;
 
 	for (;;) {
 		if (mutex_lock_interruptible(&r->app_lock))
@@ -563,7 +633,7 @@ ssize_t xbk_app_write(struct xbk_ring *r, const char __user *ubuf,
 		/* P2: pairs with C2 smp_store_release(&r->drv_pos) in xbk_drv_read(). */
 		cons = smp_load_acquire(&r->drv_pos);
 		if (xbuf_abi_room(r->capacity, pos, cons) >= count)
-			break;
+			goto copy;
 
 		if (nonblock) {
 			xbk_ep_inc64(&r->app_ep->eagain);
@@ -578,12 +648,17 @@ ssize_t xbk_app_write(struct xbk_ring *r, const char __user *ubuf,
 		xbk_app_wait_end(r, &me);
 		if (ret)
 			return ret;
-	}
-
-	/* Not published on failure: the bytes stay invisible, nothing is lost. */
-	if (copy_from_user(r->data + (pos & r->mask), ubuf, count)) {
+		continue;
+copy:
+		/*
+		 * Not published on failure: the bytes stay invisible, nothing
+		 * is lost. Never sleep on a fault with app_lock held.
+		 */
+		if (!copy_from_user_nofault(r->data + (pos & r->mask), ubuf, count))
+			break;
 		mutex_unlock(&r->app_lock);
-		return -EFAULT;
+		if (fault_in_readable(ubuf, count))
+			return -EFAULT;
 	}
 
 	/* P1: pairs with C1 smp_load_acquire(&app_ep->pos) in xbk_drv_read(). */
@@ -730,6 +805,10 @@ void xbk_ring_init(struct evl_xbuf *xbuf, int dir)
 
 	r->dir = dir;
 	raw_spin_lock_init(&r->lock);
+	r->drv_pos = 0;
+	r->drv_rsv = 0;
+	r->drv_busy = 0;
+	spin_lock_init(&r->sleep_lock);
 	atomic_set(&r->drv_waiters, 0);
 	init_waitqueue_head(&r->drv_wq);
 	INIT_LIST_HEAD(&r->drv_sleepers);
@@ -756,9 +835,15 @@ void xbk_ring_destroy(struct xbk_ring *r)
 	mutex_destroy(&r->app_lock);
 }
 
+/*
+ * Neither may run in NMI context: the raw lock could be held by the code
+ * the NMI interrupted.
+ */
 ssize_t evl_read_xbuf(struct evl_xbuf *xbuf, void *buf, size_t count,
 		      int f_flags)
 {
+	if (in_nmi())
+		return -EPERM;
 	return xbk_drv_read(&xbuf->ring[XBUF_OUTBOUND], buf, count, f_flags);
 }
 EXPORT_SYMBOL_GPL(evl_read_xbuf);
@@ -766,6 +851,8 @@ EXPORT_SYMBOL_GPL(evl_read_xbuf);
 ssize_t evl_write_xbuf(struct evl_xbuf *xbuf, const void *buf, size_t count,
 		       int f_flags)
 {
+	if (in_nmi())
+		return -EPERM;
 	return xbk_drv_write(&xbuf->ring[XBUF_INBOUND], buf, count, f_flags);
 }
 EXPORT_SYMBOL_GPL(evl_write_xbuf);

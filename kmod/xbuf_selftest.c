@@ -15,6 +15,8 @@
  */
 #include <linux/fcntl.h>
 #include <linux/fs.h>
+#include <linux/ktime.h>
+#include <linux/limits.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -47,11 +49,12 @@ static void xbk_selftest_unbind(struct xbk_selftest_session *s)
 }
 
 static long xbk_selftest_io(struct xbk_selftest_session *s, unsigned int cmd,
-			const struct xbuf_kio __user *u_kio)
+			struct xbuf_kio __user *u_kio)
 {
 	struct evl_xbuf *xbuf;
 	struct xbuf_kio kio;
 	unsigned long flags;
+	u64 t0, ns;
 	int f_flags = 0;
 	void *kbuf;
 	long ret;
@@ -88,15 +91,21 @@ static long xbk_selftest_io(struct xbk_selftest_session *s, unsigned int cmd,
 	else if (kio.flags & XBUF_KIO_ATOMIC)
 		preempt_disable();
 
+	t0 = ktime_get_ns();
 	if (cmd == XBUF_SELFTEST_IOC_KWRITE)
 		ret = evl_write_xbuf(xbuf, kbuf, kio.count, f_flags);
 	else
 		ret = evl_read_xbuf(xbuf, kbuf, kio.count, f_flags);
+	ns = ktime_get_ns() - t0;
 
 	if (kio.flags & XBUF_KIO_IRQOFF)
 		local_irq_restore(flags);
 	else if (kio.flags & XBUF_KIO_ATOMIC)
 		preempt_enable();
+
+	kio.ns = ns > U32_MAX ? U32_MAX : (u32)ns;
+	if (put_user(kio.ns, &u_kio->ns) && ret >= 0)
+		ret = -EFAULT;
 
 	if (cmd == XBUF_SELFTEST_IOC_KREAD && ret > 0 &&
 	    copy_to_user(u64_to_user_ptr(kio.buf), kbuf, ret))
@@ -122,7 +131,7 @@ static long xbk_selftest_ioctl(struct file *filp, unsigned int cmd,
 	switch (cmd) {
 	case XBUF_SELFTEST_IOC_KREAD:
 	case XBUF_SELFTEST_IOC_KWRITE:
-		return xbk_selftest_io(s, cmd, (const void __user *)arg);
+		return xbk_selftest_io(s, cmd, (void __user *)arg);
 	case XBUF_SELFTEST_IOC_BIND:
 		if (get_user(fd, (int __user *)arg))
 			return -EFAULT;

@@ -16,8 +16,8 @@ log=$(mktemp -d)
 
 count() { # suite-name log-file exit-code
 	local p f
-	p=$(grep -Eo '[0-9]+ passed' "$2" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
-	f=$(grep -Eo '[0-9]+ failed' "$2" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
+	p=$(grep -aEo '[0-9]+ passed' "$2" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
+	f=$(grep -aEo '[0-9]+ failed' "$2" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
 	if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
 	if [ "$3" -eq 0 ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then p=1; fi	# a check without counts
 	passed=$((passed + p)) failed=$((failed + f))

@@ -73,7 +73,7 @@
 #include <linux/errno.h>	/* EINVAL, ENAMETOOLONG, EEXIST: the same numbers on both sides */
 
 #define XBUF_MAGIC		0x46425858u	/* "XXBF" little-endian */
-#define XBUF_ABI_VERSION	1u
+#define XBUF_ABI_VERSION	2u	/* 2: an end's owner is whoever holds its OFD lock (docs/ABI.md); a 1 peer takes none: EPROTO, not a silent mix */
 
 #define XBUF_INBOUND		0	/* ring index: driver -> application */
 #define XBUF_OUTBOUND		1	/* ring index: application -> driver */

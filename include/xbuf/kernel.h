@@ -6,10 +6,25 @@
  *
  * Devices (devtmpfs creates them; no udev needed):
  *
- *   /dev/xbuf/clone    ioctl(XBUF_IOC_CLONE) creates an element, returns its fd
- *   /dev/xbuf/<name>   a public element: open(2) yields an element fd
+ *   /dev/xbuf/clone    ioctl(XBUF_IOC_CLONE) creates an element, returns its fd;
+ *                      root:<group> 0660 (module parameter `group`, a gid, or
+ *                      the udev rule kmod/70-xbuf.rules: group "xbuf")
+ *   /dev/xbuf/<name>   a public element: open(2) yields an element fd; owned by
+ *                      the creator (euid, egid), mode 0600 or the one asked
  *   /dev/xbuf/latmus   companion driver: latency records into a cross-buffer
- *   /dev/xbuf/selftest test-only driver exposing the in-kernel API (tests)
+ *   /dev/xbuf/selftest test-only driver exposing the in-kernel API (tests only)
+ *
+ * An open of a public element is checked by the module too, against the
+ * element's own owner, group and mode (so a mknod'ed node grants nothing),
+ * and refused (ENOENT) for a node older than the element (a stale inode of
+ * an element gone: an O_PATH fd, a bind mount). Minors are allocated
+ * cyclically.
+ *
+ * Memory: an element's pages (header and data) are charged to its
+ * creator's uid until it goes; a creation beyond the module parameter
+ * `user_mem_max_mb` (default: a quarter of RAM, read it back in
+ * /sys/module/xbuf/parameters/) fails with ENOMEM, and so does one whose
+ * mapping could never fit in RAM, before anything is allocated.
  *
  * An element fd serves read(2) (inbound: driver -> app), write(2)
  * (outbound: app -> driver), poll(2), the ioctls below, and mmap(2) of the
@@ -26,7 +41,13 @@
  * a store to a read-only page raises SIGBUS; mremap cannot grow a mapping.
  *
  * Sysfs: /sys/class/xbuf/<name>/rings (public) or /sys/class/xbuf/@<id>/rings
- * (private, id from XBUF_IOC_INFO) prints "ifill isize ofill osize".
+ * (private, id from XBUF_IOC_INFO) prints "ifill isize ofill osize";
+ * mode 0400, owned by the element's creator.
+ *
+ * Access modes: an O_RDONLY element fd may read(2), poll(2) and
+ * XBUF_IOC_WAIT(IN), never write(2) (EBADF), XBUF_IOC_WAIT(OUT) (EBADF),
+ * XBUF_IOC_CLAIM (EBADF) or map PROT_WRITE (EACCES). XBUF_IOC_CLONE needs
+ * a clone fd opened for writing (EBADF).
  */
 #ifndef XBUF_KERNEL_H
 #define XBUF_KERNEL_H
@@ -55,16 +76,21 @@
  * XBUF_IOC_CLONE on /dev/xbuf/clone: returns a new element fd (O_CLOEXEC,
  * O_RDWR, plus O_NONBLOCK with XBUF_KCLONE_NONBLOCK) or -1/errno:
  * EINVAL (both sizes 0, a size > 2^30, unknown flag, public without name,
- * bad name), EEXIST (public name taken), ENAMETOOLONG (no NUL in name),
- * ENOMEM, ENOSPC (too many elements). A name with a leading '/' is public.
+ * bad name, a mode with bits other than 0666), EEXIST (public name taken,
+ * or still being released), ENAMETOOLONG (no NUL in name), ENOMEM (no
+ * memory, over the creator's limit, or a size whose mapping cannot fit in
+ * RAM), ENOSPC (too many elements), EBADF (clone fd not open for
+ * writing). A name with a leading '/' is public.
  */
 struct xbuf_clone_req {
 	__u64 i_bufsz;			/* inbound capacity, bytes */
 	__u64 o_bufsz;			/* outbound capacity, bytes */
 	__u32 flags;			/* XBUF_KCLONE_* */
 	char name[XBUF_KNAME_LEN];	/* NUL-terminated, "" = anonymous */
-	__u32 __pad;			/* must be 0 */
+	__u32 mode;			/* public node's permissions (rw bits of 0666); 0: 0600 */
 };
+
+#define XBUF_KCLONE_MODE_DEFAULT	0600
 
 /* XBUF_IOC_INFO on an element fd. */
 struct xbuf_elem_info {
@@ -105,6 +131,24 @@ struct xbuf_wait_req {
 #define XBUF_IOC_RINGS		_IOR(XBUF_IOC_MAGIC, 0x03, struct xbuf_elem_rings)
 #define XBUF_IOC_WAIT		_IOW(XBUF_IOC_MAGIC, 0x04, struct xbuf_wait_req)
 /*
+ * Owner claims of the application ends, as the user-space backend's
+ * `owner` words: XBUF_KCLAIM_IN is the consumer end of the inbound ring,
+ * XBUF_KCLAIM_OUT the producer end of the outbound ring. A claim belongs
+ * to the calling process's address space (fork() does not inherit it)
+ * and needs a mapping of the element there (EINVAL without one); it ends
+ * with XBUF_IOC_UNCLAIM or when that address space unmaps its last
+ * mapping of the element (exit included). CLAIM is all or nothing: EBUSY
+ * if another address space holds one of the ends, EBADF on an fd not
+ * open for writing. While an end is claimed, read(2) (IN), write(2) (OUT)
+ * and XBUF_IOC_WAIT on it fail with EBUSY in any other process; without
+ * claims they work as always.
+ */
+#define XBUF_KCLAIM_IN		XBUF_KWAIT_IN
+#define XBUF_KCLAIM_OUT		XBUF_KWAIT_OUT
+#define XBUF_IOC_CLAIM		_IOW(XBUF_IOC_MAGIC, 0x06, __u32)
+#define XBUF_IOC_UNCLAIM	_IOW(XBUF_IOC_MAGIC, 0x07, __u32)
+
+/*
  * End every XBUF_IOC_WAIT on this file, now and later, with -ECANCELED:
  * what a library calls before it closes an fd that other threads may be
  * waiting on (nothing else can interrupt their ioctl). Sticky.
@@ -116,10 +160,14 @@ struct xbuf_wait_req {
  * START: evl_get_xbuf(xbuf_fd), sample hrtimer latency every period_us and
  * write one struct xbuf_latmus_record per interval_us into the inbound ring
  * (O_NONBLOCK, from hard-irq context). EBUSY if running, EINVAL for
- * an fd that is no element, EINVAL for period 0 or interval < period.
+ * an fd that is no element, EINVAL for a period below
+ * XBUF_LATMUS_MIN_PERIOD_US or interval < period, ENOSPC when the module
+ * parameter `max_sessions` (default 4) sessions run already.
  * STOP (and close) stops the timer and drops the reference. STATS reads
  * the counters (a record that does not fit is counted in `dropped`).
  */
+#define XBUF_LATMUS_MIN_PERIOD_US	20
+
 struct xbuf_latmus_req {
 	__s32 xbuf_fd;
 	__u32 period_us;
@@ -209,7 +257,8 @@ struct xbuf_latmus_stats {
  * in-kernel API on behalf of a test. BIND takes an element fd (EINVAL if it
  * is none); KREAD/KWRITE return what evl_read_xbuf()/evl_write_xbuf()
  * return (flags: XBUF_KIO_NONBLOCK -> O_NONBLOCK; XBUF_KIO_ATOMIC: call it
- * with preemption disabled, XBUF_KIO_IRQOFF: with irqs off).
+ * with preemption disabled, XBUF_KIO_IRQOFF: with irqs off) and set `ns`
+ * to the time the call took. Built only for the tests (XBUF_SELFTEST=1).
  */
 #define XBUF_KIO_NONBLOCK	0x1
 #define XBUF_KIO_ATOMIC		0x2
@@ -218,7 +267,7 @@ struct xbuf_kio {
 	__u64 buf;			/* user pointer */
 	__u64 count;
 	__u32 flags;
-	__u32 __pad;
+	__u32 ns;			/* out: duration of the in-kernel call, ns, saturated */
 };
 
 #define XBUF_SELFTEST_IOC_BIND	 _IOW(XBUF_IOC_MAGIC, 0x20, __s32)

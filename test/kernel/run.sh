@@ -6,7 +6,12 @@
 #  1. installs what it needs from Debian (idempotent);
 #  2. fetches the Debian kernel image matching the installed headers
 #     (apt-get download + dpkg-deb -x into a cache dir: never installed);
-#  3. builds kmod/ with W=1 (and sparse, C=2) and fails on any warning;
+#  3. builds kmod/ with W=1 (and sparse, C=2) and fails on any warning,
+#     then installs it the way a user does, with DKMS (kmod/install.sh:
+#     dkms add/build/install for the guest's kernel, in a private DKMS
+#     tree under the work dir, udev rule and modprobe options under a
+#     DESTDIR there); the guest loads the DKMS-built xbuf.ko and
+#     xbuf_latmus.ko, and the test-only xbuf_selftest.ko of the W=1 build;
 #  4. builds the guest tests (static C: the raw-uapi t_*.c, and t_lib_*.c
 #     linked with libxbuf's csrc/*.c, which run the library's kernel
 #     backend), libxbuf.so for Bun, and an initramfs with busybox and the
@@ -47,7 +52,7 @@ die() { fail "$1" "$2"; finish; }
 mkdir -p "$WORK"
 
 # 1. Packages.
-PKGS="qemu-system-x86 linux-headers-amd64 busybox-static cpio kmod sparse gcc make libc6-dev xz-utils gzip binutils"
+PKGS="qemu-system-x86 linux-headers-amd64 busybox-static cpio kmod sparse gcc make libc6-dev xz-utils gzip binutils dkms"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -102,7 +107,7 @@ SRC=$WORK/src
 rm -rf "$SRC" && mkdir -p "$SRC"
 cp -a "$ROOT/kmod" "$SRC/kmod" && cp -a "$ROOT/include" "$SRC/include"
 (cd "$SRC/kmod" && make -s clean KDIR="$KDIR" >/dev/null 2>&1)
-make -C "$SRC/kmod" KDIR="$KDIR" W=1 -j2 >"$WORK/build.log" 2>&1
+make -C "$SRC/kmod" KDIR="$KDIR" XBUF_SELFTEST=1 W=1 -j2 >"$WORK/build.log" 2>&1
 rc=$?
 if [ $rc -ne 0 ] || grep -E 'warning:|error:' "$WORK/build.log" | grep -E "$SRC/(kmod|csrc)" >/dev/null; then
 	grep -E 'warning:|error:' "$WORK/build.log" | head -40
@@ -111,7 +116,7 @@ fi
 pass build-W1
 if command -v sparse >/dev/null; then
 	(cd "$SRC/kmod" && make -s clean KDIR="$KDIR" >/dev/null 2>&1)
-	make -C "$SRC/kmod" KDIR="$KDIR" W=1 C=2 CHECK=sparse -j2 >"$WORK/sparse.log" 2>&1
+	make -C "$SRC/kmod" KDIR="$KDIR" XBUF_SELFTEST=1 W=1 C=2 CHECK=sparse -j2 >"$WORK/sparse.log" 2>&1
 	rc=$?
 	if [ $rc -ne 0 ] || grep -E "$SRC/(kmod|csrc)[^:]*:[0-9]+:[0-9]+: (warning|error)" "$WORK/sparse.log" >/dev/null; then
 		grep -E "(warning|error)" "$WORK/sparse.log" | head -40
@@ -125,11 +130,42 @@ for m in xbuf xbuf_latmus xbuf_selftest; do
 	modinfo -F vermagic "$SRC/kmod/$m.ko" | grep -q "^$KVER " || die vermagic "$m.ko is not for $KVER"
 done
 
+# 3b. DKMS. The headers are the guest kernel's, not the host's running
+# one: -k $KVER (install.sh --kernel). Outside $WORK, dkms only makes its
+# signing key (/var/lib/dkms/mok.*) and runs depmod for $KVER (the index
+# files of /lib/modules/$KVER, a kernel this host does not run).
+DK=$WORK/dkms
+rm -rf "$DK" && mkdir -p "$DK/tree" "$DK/src" "$DK/inst/$KVER" "$DK/root" "$DK/ko"
+DKMS_ARGS="--dkmstree $DK/tree --sourcetree $DK/src --installtree $DK/inst" DESTDIR=$DK/root \
+	sh "$ROOT/kmod/install.sh" --kernel "$KVER" --no-load >"$WORK/dkms.log" 2>&1 ||
+	{ tail -30 "$WORK/dkms.log"; die dkms "kmod/install.sh (dkms add/build/install) failed"; }
+dkms_ok=1
+for m in xbuf xbuf_latmus; do
+	f=$(ls "$DK/inst/$KVER/updates/dkms/$m.ko"* 2>/dev/null | head -1)
+	[ -n "$f" ] || { dkms_ok=0; echo "dkms: no $m.ko installed"; continue; }
+	case $f in
+	*.xz) xz -dc "$f" ;;
+	*.zst) zstd -dc "$f" ;;
+	*) cat "$f" ;;
+	esac >"$DK/ko/$m.ko"
+	modinfo -F vermagic "$DK/ko/$m.ko" | grep -q "^$KVER " || { dkms_ok=0; echo "dkms: $m.ko is not for $KVER"; }
+	[ "$(modinfo -F srcversion "$DK/ko/$m.ko")" = "$(modinfo -F srcversion "$SRC/kmod/$m.ko")" ] ||
+		{ dkms_ok=0; echo "dkms: $m.ko differs from the tree's sources"; }
+done
+ls "$DK/inst/$KVER/updates/dkms/" | grep -q selftest && { dkms_ok=0; echo "dkms: installed the test-only module"; }
+for f in etc/udev/rules.d/70-xbuf.rules etc/modprobe.d/xbuf.conf etc/modules-load.d/xbuf.conf; do
+	[ -f "$DK/root/$f" ] || { dkms_ok=0; echo "dkms: install.sh did not install /$f"; }
+done
+[ $dkms_ok = 1 ] && pass dkms || fail dkms "see $WORK/dkms.log"
+
 # 4. Guest tests and initramfs.
 INITRD=$WORK/initramfs
 rm -rf "$INITRD" && mkdir -p "$INITRD"/{bin,dev,proc,sys,tmp,tests,lib/modules}
 cp /bin/busybox "$INITRD/bin/busybox"
 cp "$SRC"/kmod/*.ko "$INITRD/lib/modules/"
+if [ $dkms_ok = 1 ]; then
+	cp "$DK/ko/xbuf.ko" "$DK/ko/xbuf_latmus.ko" "$INITRD/lib/modules/" && touch "$INITRD/lib/modules/dkms.ok"
+fi
 install -m 755 "$ROOT/test/kernel/guest-init.sh" "$INITRD/init"
 
 # libxbuf from the tree as it is now: a static archive for the t_lib_*

@@ -141,8 +141,9 @@ EOF
 		lib=$(sandbox "$app" timeout 60 deno run -A which.mjs 2>&1)
 		[ "$lib" = "$app/node_modules/@xbuf/$host/libxbuf.so" ] && ok "$tool install, deno loads $host" || ko "$tool install, deno loads '$lib', want @xbuf/$host"
 		# The CLI from the package, under Deno: its deno condition is the built JS.
-		out=$(sandbox "$app" timeout 60 deno run -A cli.mjs ls 2>&1)
-		[ "$(echo "$out" | head -n 1)" = "NAME  BACKEND  INBOUND  OUTBOUND" ] && ok "$tool install, deno: xbuf/cli ls" || { echo "$out" >"$W/run.log"; ko "$tool install, deno: xbuf/cli ls" "$W/run.log"; }
+		# (stdout only: other processes' elements in /dev/shm may draw warnings on stderr)
+		out=$(sandbox "$app" timeout 60 deno run -A cli.mjs ls 2>"$W/cli.err")
+		echo "$out" | grep -qx "NAME  BACKEND  INBOUND  OUTBOUND" && ok "$tool install, deno: xbuf/cli ls" || { { echo "$out"; cat "$W/cli.err"; } >"$W/run.log"; ko "$tool install, deno: xbuf/cli ls" "$W/run.log"; }
 	fi
 done
 # No package for this machine: the error names the paths and XBUF_LIBRARY.

@@ -55,15 +55,15 @@ static inline struct kt_latmus kt_latmus_rec(const void *p)
 	return k;
 }
 
+static int kt_cfd = -1;
+
 static inline int kt_clone_fd(void)
 {
-	static int fd = -1;
-
-	if (fd < 0) {
-		fd = open(XBUF_KDEV_CLONE, O_RDWR | O_CLOEXEC);
-		CHECK(fd >= 0);
+	if (kt_cfd < 0) {
+		kt_cfd = open(XBUF_KDEV_CLONE, O_RDWR | O_CLOEXEC);
+		CHECK(kt_cfd >= 0);
 	}
-	return fd;
+	return kt_cfd;
 }
 
 /* ioctl(CLONE): the new fd, or -1 with errno. */
@@ -261,6 +261,49 @@ static inline int kt_wait_nonzero(const volatile __u32 *p, unsigned ms)
 		kt_msleep(1);
 	}
 	return kt_load32(p) != 0;
+}
+
+/*
+ * Become an ordinary user: uid = gid = `uid`, supplementary groups the
+ * one of /dev/xbuf/clone (the "xbuf" group) if in_group, none otherwise.
+ * For a forked child of the (root) test program.
+ */
+#include <grp.h>
+static inline void kt_become(uid_t uid, int in_group)
+{
+	struct stat st;
+	gid_t g;
+
+	CHECK_EQ(stat(XBUF_KDEV_CLONE, &st), 0);
+	g = st.st_gid;
+	CHECK_EQ(setgroups(in_group ? 1 : 0, &g), 0);
+	CHECK_EQ(setresgid(uid, uid, uid), 0);
+	CHECK_EQ(setresuid(uid, uid, uid), 0);
+	/* The clone fd of root is not ours: open it as this user. */
+	if (kt_cfd >= 0)
+		close(kt_cfd);
+	kt_cfd = -1;
+}
+
+static inline double kt_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* KREAD/KWRITE returning the in-kernel call's duration (ns) in *ns. */
+static inline long kt_kio_ns(int st, unsigned long cmd, void *buf, size_t n,
+			     unsigned flags, uint32_t *ns)
+{
+	struct xbuf_kio kio = {
+		.buf = (uintptr_t)buf, .count = n, .flags = flags,
+	};
+	long r = ioctl(st, cmd, &kio);
+
+	*ns = kio.ns;
+	return r;
 }
 
 #endif /* KT_H */

@@ -59,7 +59,9 @@ int main(void)
 	memset(req.name, 'x', sizeof(req.name));
 	CHECK_ERRNO(ioctl(kt_clone_fd(), XBUF_IOC_CLONE, &req), ENAMETOOLONG);
 	req.name[sizeof(req.name) - 1] = 0;
-	req.__pad = 1;
+	req.mode = 01000;	/* only the rw bits of 0666 */
+	CHECK_ERRNO(ioctl(kt_clone_fd(), XBUF_IOC_CLONE, &req), EINVAL);
+	req.mode = 0700;
 	CHECK_ERRNO(ioctl(kt_clone_fd(), XBUF_IOC_CLONE, &req), EINVAL);
 	memset(longname, 'y', sizeof(longname));
 	longname[XBUF_KNAME_LEN - 1] = 0;	/* 63 chars: the longest name */

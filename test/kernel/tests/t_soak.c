@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * t_soak.c - issue 11: a hostile soak. 10^5 random stores into every
+ * application-writable word (the app page) and into the outbound data
+ * (both copies), while blocking calls of both sides are in flight on that
+ * element: in-kernel evl_write_xbuf()/evl_read_xbuf() (selftest), read(2),
+ * write(2), XBUF_IOC_WAIT. Whatever they return, nothing else may suffer:
+ * the kernel log stays clean (0 WARN/BUG/Oops: guest-init scans), every
+ * call ends once interrupted, and a bystander element carrying checked
+ * traffic on both rings meanwhile loses or garbles no byte.
+ */
+#include "kt.h"
+
+#define STORES	100000
+#define CAP	65536
+
+static volatile int stop;
+static int victim, bystander, vst, bst;
+
+static void on_sig(int sig)
+{
+	(void)sig;
+}
+
+static unsigned rnd(unsigned *seed)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	return *seed >> 8;
+}
+
+/* The victim's blocking calls, any size, any result. */
+static void *v_kwrite(void *arg)
+{
+	static unsigned char buf[CAP];
+	unsigned seed = 1;
+
+	(void)arg;
+	while (!stop)
+		kt_kwrite(vst, buf, 1 + rnd(&seed) % CAP, 0);
+	return NULL;
+}
+
+static void *v_kread(void *arg)
+{
+	static unsigned char buf[CAP];
+	unsigned seed = 2;
+
+	(void)arg;
+	while (!stop)
+		kt_kread(vst, buf, 1 + rnd(&seed) % CAP, 0);
+	return NULL;
+}
+
+static void *v_read(void *arg)
+{
+	static unsigned char buf[CAP];
+	unsigned seed = 3;
+
+	(void)arg;
+	while (!stop)
+		(void)!read(victim, buf, 1 + rnd(&seed) % CAP);
+	return NULL;
+}
+
+static void *v_write(void *arg)
+{
+	static unsigned char buf[CAP];
+	unsigned seed = 4;
+
+	(void)arg;
+	while (!stop)
+		(void)!write(victim, buf, 1 + rnd(&seed) % CAP);
+	return NULL;
+}
+
+static void *v_wait(void *arg)
+{
+	unsigned seed = 5;
+
+	(void)arg;
+	while (!stop) {
+		struct xbuf_wait_req w = {
+			.events = rnd(&seed) % 2 ? XBUF_KWAIT_IN | XBUF_KWAIT_OUT : XBUF_KWAIT_OUT,
+			.count = rnd(&seed) % (CAP + 1), .timeout_ns = 50000000,
+		};
+
+		ioctl(victim, XBUF_IOC_WAIT, &w);
+	}
+	return NULL;
+}
+
+/* The bystander: a checked stream each way. */
+static unsigned long b_in, b_out;
+static int b_bad;
+
+static void *b_driver(void *arg)
+{
+	unsigned char buf[512];
+	unsigned long in = 0, out = 0;
+
+	(void)arg;
+	while (!stop) {
+		long n;
+
+		for (int i = 0; i < 512; i++)
+			buf[i] = (unsigned char)(in + i);
+		if (kt_kwrite(bst, buf, 512, XBUF_KIO_NONBLOCK) == 512)
+			in += 512;
+		n = kt_kread(bst, buf, 512, XBUF_KIO_NONBLOCK);
+		for (long i = 0; i < n; i++)
+			if (buf[i] != (unsigned char)(out + i * 3))
+				b_bad = 1;
+		if (n > 0)
+			out += n;
+	}
+	b_in = in;
+	b_out = out;
+	return NULL;
+}
+
+static unsigned long b_read, b_written;
+
+static void *b_app(void *arg)
+{
+	unsigned char buf[512];
+	unsigned long rd = 0, wr = 0;
+
+	(void)arg;
+	while (!stop) {
+		long n = read(bystander, buf, sizeof(buf));
+
+		for (long i = 0; i < n; i++)
+			if (buf[i] != (unsigned char)(rd + i))
+				b_bad = 1;
+		if (n > 0)
+			rd += n;
+		for (int i = 0; i < 256; i++)
+			buf[i] = (unsigned char)((wr + i) * 3);
+		if (write(bystander, buf, 256) == 256)
+			wr += 256;
+	}
+	b_read = rd;
+	b_written = wr;
+	return NULL;
+}
+
+int main(void)
+{
+	void *(*fns[])(void *) = { v_kwrite, v_kread, v_read, v_write, v_wait, b_driver, b_app };
+	enum { NT = sizeof(fns) / sizeof(fns[0]) };
+	struct sigaction sa = { .sa_handler = on_sig };	/* no SA_RESTART: calls end */
+	pthread_t th[NT];
+	struct kt_map m;
+	unsigned seed = 42;
+	unsigned char buf[4096];
+	size_t words, data;
+
+	CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+	victim = kt_create_ok(CAP, CAP, 0, NULL);
+	bystander = kt_create_ok(CAP, CAP, XBUF_KCLONE_NONBLOCK, NULL);
+	vst = kt_bind(victim);
+	bst = kt_bind(bystander);
+	kt_map(victim, &m);
+	words = m.info->page_size / sizeof(uint64_t);
+	data = 2 * m.info->ring[XBUF_OUTBOUND].data_size;
+	for (int i = 0; i < NT; i++)
+		CHECK(!pthread_create(&th[i], NULL, fns[i], NULL));
+
+	for (int i = 0; i < STORES; i++) {
+		uint64_t v = ((uint64_t)rnd(&seed) << 40) ^ ((uint64_t)rnd(&seed) << 16) ^ rnd(&seed);
+
+		switch (rnd(&seed) % 4) {
+		case 0:		/* small numbers: positions near the real ones */
+			v %= 3 * CAP;
+			/* fallthrough */
+		case 1:
+			((volatile uint64_t *)m.app)[rnd(&seed) % words] = v;
+			break;
+		case 2:
+			((volatile uint32_t *)m.app)[rnd(&seed) % (2 * words)] = (uint32_t)v;
+			break;
+		default:
+			m.data[XBUF_OUTBOUND][rnd(&seed) % data] = (unsigned char)v;
+		}
+		if (i % 1000 == 999) {
+			ioctl(victim, XBUF_IOC_KICK);
+			kt_msleep(1);
+		}
+	}
+
+	stop = 1;
+	for (int i = 0; i < NT; i++) {
+		struct timespec ts;
+
+		/* Interrupt whatever still sleeps, until the thread is out. */
+		for (;;) {
+			pthread_kill(th[i], SIGUSR1);
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 20000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			if (!pthread_timedjoin_np(th[i], NULL, &ts))
+				break;
+		}
+	}
+	printf("t_soak: %d stores; bystander in %lu/%lu out %lu/%lu bytes\n", STORES,
+	       b_in, b_read, b_written, b_out);
+	CHECK(!b_bad);
+	CHECK(b_read > 0 && b_out > 0);
+	/* Drain the bystander: every byte written arrives, in order. */
+	while (b_read < b_in) {
+		long n = read(bystander, buf, sizeof(buf));
+
+		CHECK(n > 0);
+		for (long i = 0; i < n; i++)
+			CHECK_EQ(buf[i], (unsigned char)(b_read + i));
+		b_read += n;
+	}
+	while (b_out < b_written) {
+		long n = kt_kread(bst, buf, sizeof(buf), XBUF_KIO_NONBLOCK);
+
+		CHECK(n > 0);
+		for (long i = 0; i < n; i++)
+			CHECK_EQ(buf[i], (unsigned char)((b_out + i) * 3));
+		b_out += n;
+	}
+	CHECK_EQ(b_read, b_in);
+	close(vst);
+	munmap(m.base, m.size);
+	close(victim);
+	close(bst);
+	close(bystander);
+	return T_EXIT_PASS;
+}
