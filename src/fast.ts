@@ -1,14 +1,26 @@
 /**
  * The fast path: one application end of a ring moved from TypeScript,
- * through the mapping, with Atomics on Uint32Arrays over the endpoint
- * words (docs/ABI.md, "The fast path of a binding"). Fill, room, borrow,
- * commit and readiness are inline code here, with the ordering protocol of
- * include/xbuf/abi.h (tags P1, C1, C2, P2, W1, K1 cited at each access) and
- * its ring arithmetic (xbuf_abi_fill, xbuf_abi_room, xbuf_abi_writer_stuck,
- * computed exactly on 64-bit positions held as two 32-bit halves). C is
- * called only to sleep (xbuf_poll, xbuf_arm: the caller's), to wake a
- * sleeping peer that can proceed (xbuf_wake), and to tell a peer's death
- * the first time a new owner is seen (xbuf_peer_gone).
+ * through the mapping (docs/ABI.md, "The fast path of a binding"). Fill,
+ * room, borrow, commit and readiness are inline code here, with the
+ * ordering protocol of include/xbuf/abi.h (tags P1, C1, C2, P2, W1, K1
+ * cited at each access) and its ring arithmetic (xbuf_abi_fill,
+ * xbuf_abi_room, xbuf_abi_writer_stuck). C is called only to sleep
+ * (xbuf_poll, xbuf_arm: the caller's), to wake a sleeping peer that can
+ * proceed (xbuf_wake), and to tell a peer's death the first time a new
+ * owner is seen (xbuf_peer_gone).
+ *
+ * Which instruction touches which page:
+ *  - the peer's words (the driver page) are read with plain Uint32Array
+ *    loads, never with Atomics: on a kernel element that page is mapped
+ *    read-only, and JSC (Bun) compiles Atomics.load in its DFG and FTL
+ *    tiers to a `lock cmpxchg`, a store to the CPU: SIGBUS there (SIGSEGV
+ *    on any PROT_READ mapping). The ordering Atomics.load gave comes from
+ *    fence(): a sequentially consistent read-modify-write of a private
+ *    word, after the loads it must order (an acquire for them, and a
+ *    barrier that no compiler moves a memory access across);
+ *  - our own words (the app page, writable on both backends) are written
+ *    with Atomics: the position's last store is an Atomics.exchange, a
+ *    full barrier before the K1 load of the peer's `waiters`.
  *
  * Positions, without tearing:
  *  - our own position: this end is the only writer of it (xbuf_fast_claim
@@ -19,10 +31,11 @@
  *    half: 2^32 behind the truth, which every clamp reads as "nothing
  *    yet" (a consumer's fill < 0: empty; a producer's used > capacity: no
  *    room). The next store completes it, before K1 looks at `waiters`.
- *  - the peer's position: one 64-bit store in C (or the kernel). Read as
- *    high, low, high again; equal highs make a consistent pair for a peer
- *    whose position only grows, and a lying peer gets at most three tries,
- *    then its value is clamped like any other.
+ *  - the peer's position: only its low half is read, one aligned 32-bit
+ *    load, which cannot tear. Fill and room need no more: an honest
+ *    peer's position is within capacity (<= XBUF_MAX_RING_SIZE = 2^30) of
+ *    ours, so the 32-bit difference is the 64-bit one exactly; a lying
+ *    peer's value is clamped into [0, capacity] like any other.
  */
 
 /** Word indices (u32) in a struct xbuf_shm_endpoint (src/layout.ts XbufShmEndpoint; checked against C). */
@@ -31,29 +44,36 @@ export const EP = { POS_LO: 0, POS_HI: 1, SEQ: 2, WAITERS: 3, OWNER: 4, WANTED: 
 const TWO32 = 4294967296;
 const OWNER_GONE = 0xffffffff;
 
-/** xbuf_abi_fill(capacity, prod, cons) on 64-bit positions given as (hi, lo) halves. */
-export function fill64(capacity: number, prodHi: number, prodLo: number, consHi: number, consLo: number): number {
-  let lo = prodLo - consLo;
-  let hi = (prodHi - consHi) | 0;
-  if (lo < 0) {
-    lo += TWO32;
-    hi = (hi - 1) | 0;
-  }
-  if (hi < 0) return 0; // (s64)(prod - cons) < 0: a producer behind us reads as empty
-  if (hi > 0 || lo > capacity) return capacity;
-  return lo;
+/**
+ * The fence word: private to this process (nothing else ever touches its
+ * cache line), so its read-modify-write costs no coherence traffic.
+ */
+const FENCE = new Int32Array(typeof SharedArrayBuffer === "function" ? new SharedArrayBuffer(64) : new ArrayBuffer(64));
+
+/**
+ * A full barrier between the plain loads of the peer's words before it and
+ * every memory access after it: a seq_cst read-modify-write (x86-64: a
+ * locked instruction; arm64: an acquire-release atomic), which neither
+ * JSC nor V8 moves a typed-array access across.
+ */
+export function fence(): void {
+  Atomics.add(FENCE, 0, 0);
 }
 
-/** xbuf_abi_room(capacity, prod, cons): a consumer ahead of us, or more than a ring behind, leaves none. */
-export function room64(capacity: number, prodHi: number, prodLo: number, consHi: number, consLo: number): number {
-  let lo = prodLo - consLo;
-  let hi = (prodHi - consHi) | 0;
-  if (lo < 0) {
-    lo += TWO32;
-    hi = (hi - 1) | 0;
-  }
-  if (hi !== 0 || lo > capacity) return 0;
-  return capacity - lo;
+/**
+ * xbuf_abi_fill(capacity, prod, cons) from the low halves: prod - cons
+ * below 0 reads as empty, above capacity as full (the clamp).
+ */
+export function fill32(capacity: number, prodLo: number, consLo: number): number {
+  const d = (prodLo - consLo) | 0;
+  if (d < 0) return 0;
+  return d > capacity ? capacity : d;
+}
+
+/** xbuf_abi_room(capacity, prod, cons) from the low halves: a consumer ahead of us, or more than a ring behind, leaves none. */
+export function room32(capacity: number, prodLo: number, consLo: number): number {
+  const used = (prodLo - consLo) >>> 0;
+  return used > capacity ? 0 : capacity - used;
 }
 
 /** What the fast path needs from C (the binding's native calls, bound to one fd and end). */
@@ -68,9 +88,8 @@ export class FastEnd {
   /** Our position, low and high halves (uint32 numbers): we are its only writer. */
   lo: number;
   hi: number;
-  /** The peer's position as last loaded (loadPeer()). */
+  /** The low half of the peer's position as last loaded (loadPeer()). */
   peerLo = 0;
-  peerHi = 0;
   readonly capacity: number;
   readonly mask: number;
   readonly consumer: boolean;
@@ -106,31 +125,26 @@ export class FastEnd {
     return this.lo & this.mask;
   }
 
-  /** Load the peer's 64-bit position into peerHi/peerLo: high, low, high again (see the header). */
+  /**
+   * Load the low half of the peer's position into peerLo (see the
+   * header): a plain load (the driver page may be read-only), then the
+   * fence, so the bytes it tells about are read (or overwritten) after it.
+   */
   loadPeer(): void {
-    const p = this.#peer;
-    let hi = Atomics.load(p, EP.POS_HI);
-    let lo = Atomics.load(p, EP.POS_LO);
-    for (let i = 0; i < 3; i++) {
-      const again = Atomics.load(p, EP.POS_HI);
-      if (again === hi) break;
-      hi = again;
-      lo = Atomics.load(p, EP.POS_LO);
-    }
-    this.peerHi = hi;
-    this.peerLo = lo;
+    this.peerLo = this.#peer[EP.POS_LO]!;
+    fence();
   }
 
-  /** Consumer: bytes readable now. C1: load prod.pos (seq_cst, so acquire) before reading the bytes; clamped. */
+  /** Consumer: bytes readable now. C1: load prod.pos, acquire (the fence), before reading the bytes; clamped. */
   fill(): number {
     this.loadPeer();
-    return fill64(this.capacity, this.peerHi, this.peerLo, this.hi, this.lo);
+    return fill32(this.capacity, this.peerLo, this.lo);
   }
 
-  /** Producer: bytes writable now. P2: load cons.pos (seq_cst) before overwriting the bytes; clamped. */
+  /** Producer: bytes writable now. P2: load cons.pos, acquire (the fence), before overwriting the bytes; clamped. */
   room(): number {
     this.loadPeer();
-    return room64(this.capacity, this.hi, this.lo, this.peerHi, this.peerLo);
+    return room32(this.capacity, this.lo, this.peerLo);
   }
 
   /**
@@ -145,8 +159,10 @@ export class FastEnd {
     if (fill >= count) return count;
     if (fill === 0) return 0;
     if (partial) return fill;
-    const waiters = Atomics.load(this.#peer, EP.WAITERS);
-    if (waiters !== 0 && this.capacity - fill < Atomics.load(this.#peer, EP.WANTED)) return fill;
+    const waiters = this.#peer[EP.WAITERS]!;
+    if (waiters === 0) return 0;
+    fence(); // `waiters` before `wanted`: the producer published them in the other order (W1)
+    if (this.capacity - fill < this.#peer[EP.WANTED]!) return fill;
     return 0;
   }
 
@@ -170,9 +186,12 @@ export class FastEnd {
    * before the question, so a death after it is not missed.
    */
   peerGone(): boolean {
-    const owner = Atomics.load(this.#peer, EP.OWNER);
+    const owner = this.#peer[EP.OWNER]!;
     if (owner === 0) return false;
-    if (owner === OWNER_GONE) return true;
+    if (owner === OWNER_GONE) {
+      fence(); // its last position was stored before `owner`: the fill read after this sees it
+      return true;
+    }
     const gen = Atomics.load(this.#gen, 0);
     if (owner === this.#aliveOwner && gen === this.#aliveGen) return false;
     const gone = this.#hooks.peerGone();
@@ -209,10 +228,11 @@ export class FastEnd {
       this.lo = lo;
       this.hi = (this.hi + 1) >>> 0;
       Atomics.store(self, EP.POS_LO, lo); // 2^32 behind for a moment: reads as nothing yet
-      Atomics.store(self, EP.POS_HI, this.hi);
+      Atomics.exchange(self, EP.POS_HI, this.hi);
     } else {
       this.lo = lo;
-      Atomics.store(self, EP.POS_LO, lo);
+      // seq_cst read-modify-write: a release for the bytes, and the full barrier of K1 below.
+      Atomics.exchange(self, EP.POS_LO, lo);
     }
     const ops = this.#opsLo + 1; // completed operations: display only, plain stores
     if (ops === TWO32) {
@@ -224,8 +244,8 @@ export class FastEnd {
       self[EP.OPS_LO] = ops;
     }
     // K1: pairs with W1 of the peer (csrc/ring.c waiter_enter(), or kmod's smp_mb()):
-    // seq_cst store of our position above, seq_cst load of its `waiters` here.
-    if (Atomics.load(this.#peer, EP.WAITERS) !== 0 && this.#peerCanProceed()) this.#hooks.wake();
+    // the exchange of our position above (a full barrier), then the load of its `waiters`.
+    if (this.#peer[EP.WAITERS]! !== 0 && this.#peerCanProceed()) this.#hooks.wake();
   }
 
   /**
@@ -236,11 +256,12 @@ export class FastEnd {
    * short read due.
    */
   #peerCanProceed(): boolean {
-    const wanted = Atomics.load(this.#peer, EP.WANTED);
+    fence(); // `waiters` (loaded by the caller) before `wanted`
+    const wanted = this.#peer[EP.WANTED]!;
     if (wanted === 0) return true;
     this.loadPeer();
-    if (this.consumer) return room64(this.capacity, this.peerHi, this.peerLo, this.hi, this.lo) >= wanted;
-    const fill = fill64(this.capacity, this.hi, this.lo, this.peerHi, this.peerLo);
+    if (this.consumer) return room32(this.capacity, this.peerLo, this.lo) >= wanted;
+    const fill = fill32(this.capacity, this.lo, this.peerLo);
     if (fill >= wanted) return true;
     return fill !== 0 && Atomics.load(this.#self, EP.WAITERS) !== 0 && this.capacity - fill < Atomics.load(this.#self, EP.WANTED);
   }
