@@ -147,6 +147,18 @@ function busy(what: string): XBufError {
   return new XBufError("EBUSY", `${what}: a zero-copy span of this end is still out (a view, batch or callback not done)`);
 }
 
+/**
+ * The end of a record stream that stops inside a record: the producer let
+ * go (or died) with `left` bytes, fewer than one record, in the ring. They
+ * stay there, unconsumed (read(), tryRead() or drain() still get them).
+ */
+function partialRecord(what: string, left: number, size: number): XBufError {
+  return new XBufError(
+    "EPIPE",
+    `${what}: the producer is gone and left ${left} bytes of a partial ${size}-byte record in the ring (not consumed)`,
+  );
+}
+
 function tooBig(what: string, n: number, capacity: number): XBufError {
   return new XBufError("EINVAL", `${what}: ${n} bytes is more than the ring's capacity (${capacity})`);
 }
@@ -676,6 +688,8 @@ export class XBuf {
    * drain() for whole fixed-size records: `fn(batch)` gets the one
    * RecordBatch of this layout over the complete records there now;
    * they are consumed when fn returns. Returns the records consumed.
+   * Once the producer is gone and no whole record is left, throws EPIPE
+   * (its message names the bytes of a partial record left, if any).
    *
    * @example
    * ```ts
@@ -699,8 +713,11 @@ export class XBuf {
       }
       const n = Math.floor(got / size);
       if (n === 0) {
-        if (records === 0) end.countEagain();
-        return records;
+        if (records !== 0) return records;
+        // got > 0: a part of a record. It stays a part if the producer is gone.
+        if (end.peerGone() && end.fill() < size) throw partialRecord("drainRecords", end.fill(), size);
+        end.countEagain();
+        return 0;
       }
       let more: unknown;
       end.borrowed = true;
@@ -733,6 +750,11 @@ export class XBuf {
    * Fields are read through accessors generated for the layout (typed
    * arrays at computed indices when the records are aligned).
    *
+   * The iteration ends when the producer has let go (or died) and every
+   * whole record it published was yielded. If it went in the middle of a
+   * record, the next step throws XBufError EPIPE instead, saying how many
+   * bytes of the partial record are left; they stay in the ring.
+   *
    * @example
    * ```ts
    * const Sample = defineRecord({ t: "u64", value: "f64" });
@@ -759,8 +781,15 @@ export class XBuf {
         if (got < 0) return;
         const records = Math.floor(got / size);
         if (!records) {
-          // Empty, or a record still being written: wait for the rest of it.
           if (got === 0) end.countEagain();
+          // A part of a record, and a producer gone: it never completes, and
+          // readiness would answer "ready" for it forever (a busy loop).
+          else if (end.peerGone()) {
+            const left = end.fill();
+            if (left < size) throw partialRecord("recordBatches", left, size);
+            continue; // the rest came before it let go
+          }
+          // Empty, or a record still being written: wait for the rest of it.
           if (await this.#waitUnlessGone(C.XBUF_POLLIN, size)) continue;
           return;
         }
