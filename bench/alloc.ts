@@ -35,7 +35,12 @@ const Msg = defineRecord({ seq: "u32", a: "u32", b: "u64", c: "f64", d: "u64" })
 const name = `bench-alloc-${process.pid}`;
 const xb = XBuf.create({ inbound: 256 << 10, outbound: 256 << 10, name: `/${name}` });
 const total = 1e12; // messages: the writer is killed at the end
-const peer = spawn(`${ROOT}zig-out/bin/bench_msg`, api === "tryWrite" ? ["drv-read", name, String(steps + Math.min(20_000, steps / 10)), "32"] : ["drv-write", name, String(total), "32"], {
+// The peer on its own CPU, as msgrate.ts does: spawned plainly it inherits this
+// process's pinning (bench/run.ts: taskset -c 0), and a step that empties the ring
+// (drainRecords, a whole batch) then waits for a time slice of the writer, every step.
+const cpu2 = process.env.BENCH_CPU2 ?? "1";
+const peerArgs = api === "tryWrite" ? ["drv-read", name, String(steps + Math.min(20_000, steps / 10)), "32"] : ["drv-write", name, String(total), "32"];
+const peer = spawn("taskset", ["-c", cpu2, `${ROOT}zig-out/bin/bench_msg`, ...peerArgs], {
   stdio: ["ignore", "ignore", "ignore"],
 });
 

@@ -4,8 +4,10 @@
  * BENCHMARKS.md and bench/chart.svg.
  *
  *   bun run bench            full sizes (a few minutes)
- *   bun run bench --quick    small sizes, same code paths (under a minute; CI);
- *                            writes bench/*-quick.* instead, and prints the same tables
+ *   bun run bench --quick    small sizes, one repetition, same code paths (CI runs it
+ *                            before the tests: it must stay under 2 minutes on a busy
+ *                            2-core machine; each phase prints its seconds); writes
+ *                            bench/*-quick.* instead, and prints the same tables
  *
  * Targets are reported, not asserted: the exit status is non-zero only
  * when a scenario crashes or reports wrong data.
@@ -18,7 +20,7 @@ import { renderChart, renderMarkdown, machine, type Summary } from "./report.ts"
 const quick = process.argv.includes("--quick");
 const GiB = 2 ** 30;
 const plan = quick
-  ? { reps: 3, bulk: GiB / 8, records: GiB / 16, trips: 2000, b2b: GiB / 8, memory: GiB / 2, msgs: 5e5, allocSteps: 1e5 }
+  ? { reps: 1, bulk: GiB / 32, records: GiB / 32, trips: 300, b2b: GiB / 32, memory: GiB / 16, msgs: 1e5, allocSteps: 2e4 }
   : { reps: 5, bulk: 2 * GiB, records: 2 * GiB, trips: 20000, b2b: 2 * GiB, memory: 8 * GiB, msgs: 1e7, allocSteps: 1e6 };
 
 const failures: string[] = [];
@@ -66,15 +68,25 @@ function stat(runs: Record<string, any>[], key: string) {
 }
 
 const t0 = performance.now();
+let tPhase = t0;
+/** Seconds of the phase that just ended (stderr): where the time goes. */
+function phase(name: string): void {
+  const now = performance.now();
+  console.error(`  [${name}: ${((now - tPhase) / 1000).toFixed(1)} s]`);
+  tPhase = now;
+}
 console.error(`xbuf benchmarks (${quick ? "quick" : "full"})`);
 const bulk = await series("bulk.ts", CONSUMERS.filter((c) => c !== "js-typed"), ["--bytes", String(plan.bulk)]);
+phase("bulk");
 const records = await series("records.ts", CONSUMERS, ["--bytes", String(plan.records)]);
+phase("records");
 const roundtrip = await series(
   "roundtrip.ts",
   ["xbuf-await", "xbuf-sync", "xbuf-spin", "c-spin", "pipe-sync", "pipe-async"],
   ["--count", String(plan.trips)],
 );
 
+phase("roundtrip");
 /** Message rate (bench/msgrate.ts): every mode of both runtimes, interleaved, this process's runtime pinned to CPU 0. */
 const MSG_VARIANTS = ["bun:c2ts", "bun:ts2c", "bun:ts2ts", "bun:c2c", "bun:bare", "bun:pipe", "bun:socket", "deno:c2ts", "deno:ts2c", "deno:ts2ts"];
 const denoPath = `${ROOT}node_modules/.bin/deno`;
@@ -101,6 +113,7 @@ for (let r = 0; r < plan.reps; r++) {
     process.stderr.write(`  msgrate ${v} #${r + 1}: ${res ? `${(res.mps / 1e6).toFixed(2)} M msgs/s` : "failed"}\n`);
   }
 }
+phase("msgrate");
 const ALLOC_APIS = ["tryReadInto", "tryWrite", "drain", "drainRecords", "views", "recordBatches", "tryRead"];
 const alloc: Record<string, number> = {};
 for (const runtime of ["bun", "deno"]) {
@@ -110,9 +123,11 @@ for (const runtime of ["bun", "deno"]) {
     process.stderr.write(`  alloc ${runtime} ${a}: ${res ? `${res.bytesPerStep.toFixed(2)} B/step` : "failed"}\n`);
   }
 }
+phase("alloc");
 const b2b = await series("bun2bun.ts", ["xbuf", "ringbuf"], ["--bytes", String(plan.b2b)]);
 const memRuns = await runOne("memory.ts", ["--bytes", String(plan.memory)]);
 console.error(`  memory: ${memRuns ? `RSS ${memRuns.rssWarm} -> ${memRuns.rssEnd} MiB` : "failed"}`);
+phase("bun2bun, memory");
 
 const throughput = (runs: typeof bulk) =>
   Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, stat(v, "gbps")]));
