@@ -44,7 +44,17 @@ export async function machine(): Promise<Record<string, string>> {
     bun: Bun.version,
     zig: sh(["tools/zig", "version"]),
     commit: sh(["git", "rev-parse", "--short", "HEAD"]),
+    loadEnd: loadAverage(),
   };
+}
+
+/** /proc/loadavg's 1, 5 and 15 minute load averages. */
+export function loadAverage(): string {
+  try {
+    return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" / ");
+  } catch {
+    return "unknown";
+  }
 }
 
 /** Consumers of the stream scenarios: label and what they are. */
@@ -226,6 +236,7 @@ Raw runs: [bench/results.json](bench/results.json). Chart: [bench/chart.svg](ben
 | bun | ${m.bun} |
 | zig | ${m.zig} |
 | commit | ${m.commit} (plus the working tree) |
+| load average (1 / 5 / 15 min) | at the start ${m.loadStart ?? "not recorded"}, at the end ${m.loadEnd ?? "not recorded"} (above ${m.nproc} means other jobs competed for the CPUs) |
 
 ![throughput and latency](bench/chart.svg)
 

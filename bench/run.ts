@@ -15,7 +15,7 @@
 import { writeFileSync } from "node:fs";
 import { CONSUMERS } from "./bulk.ts";
 import { ROOT, median } from "./lib.ts";
-import { renderChart, renderMarkdown, machine, type Summary } from "./report.ts";
+import { renderChart, renderMarkdown, machine, loadAverage, type Summary } from "./report.ts";
 
 const quick = process.argv.includes("--quick");
 const GiB = 2 ** 30;
@@ -67,6 +67,7 @@ function stat(runs: Record<string, any>[], key: string) {
   return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
 }
 
+const loadStart = loadAverage();
 const t0 = performance.now();
 let tPhase = t0;
 /** Seconds of the phase that just ended (stderr): where the time goes. */
@@ -75,7 +76,7 @@ function phase(name: string): void {
   console.error(`  [${name}: ${((now - tPhase) / 1000).toFixed(1)} s]`);
   tPhase = now;
 }
-console.error(`xbuf benchmarks (${quick ? "quick" : "full"})`);
+console.error(`xbuf benchmarks (${quick ? "quick" : "full"}), load average ${loadAverage()}`);
 const bulk = await series("bulk.ts", CONSUMERS.filter((c) => c !== "js-typed"), ["--bytes", String(plan.bulk)]);
 phase("bulk");
 const records = await series("records.ts", CONSUMERS, ["--bytes", String(plan.records)]);
@@ -139,7 +140,7 @@ const summary: Summary = {
   quick,
   date: new Date().toISOString(),
   seconds: Math.round((performance.now() - t0) / 1000),
-  machine: await machine(),
+  machine: { ...(await machine()), loadStart },
   plan,
   bulk: throughput(bulk),
   records: throughput(records),
