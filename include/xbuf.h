@@ -33,7 +33,7 @@ extern "C" {
  * runs with any later library of the same major version.
  */
 #define XBUF_VERSION_MAJOR	0
-#define XBUF_VERSION_MINOR	3
+#define XBUF_VERSION_MINOR	5
 #define XBUF_VERSION		(XBUF_VERSION_MAJOR * 10000 + XBUF_VERSION_MINOR * 100)
 
 /* Creation flags, as libevl's evl_create_xbuf(). */
