@@ -316,6 +316,10 @@ bun bench/bulk.ts xbuf-views --bytes 1e9   # any single scenario and contender
 - Every consumer checks the producer's checksum; a mismatch fails the run.
 - "Bound" rows run the consumer's own loop over memory already in cache: the binding
   cannot beat them, and the C row is the machine's limit for that loop.
+
+The JetStream bridge (records/s and MB/s through \`xbuf bridge out\` beside the ring's
+own rate and a plain publish of the same client) has its own run and report:
+[bench/bridge.md](bench/bridge.md) (\`bun bench/bridge.ts\`).
 `;
 }
 
