@@ -10,6 +10,8 @@
  *   xbuf-sync       xb.tryWrite(msg); xb.readSync(64)          (blocks the JS thread in a futex)
  *   xbuf-spin       xb.tryWrite(msg); loop on xb.tryRead(64) until it is not null
  *                   (the echo spins on O_NONBLOCK calls too)
+ *   c-spin          the same busy-poll trip from C (bench_msg rt-client: xbuf_write, then
+ *                   xbuf_read_begin(XBUF_NONBLOCK) until it succeeds) to the same C echo: the bound
  *   pipe-sync       two FIFOs, node:fs writeSync/readSync      (the fastest pipe ping-pong)
  *   pipe-async      Bun.spawn stdin.write()+flush() / stdout reader.read()
  *
@@ -20,7 +22,7 @@ import { tmpdir } from "node:os";
 import { XBuf } from "../src/index.ts";
 import { arg, bin, emit, quantile, uniqueName, variant } from "./lib.ts";
 
-const MODES = ["xbuf-await", "xbuf-sync", "xbuf-spin", "pipe-sync", "pipe-async"] as const;
+const MODES = ["xbuf-await", "xbuf-sync", "xbuf-spin", "c-spin", "pipe-sync", "pipe-async"] as const;
 const SIZE = 64;
 
 const mode = variant(MODES);
@@ -108,6 +110,20 @@ async function pipeAsync(): Promise<void> {
   ok &&= (await echo.exited) === 0;
 }
 
+async function cSpin(): Promise<never> {
+  const name = uniqueName("rtc");
+  const xb = XBuf.create({ inbound: 4096, outbound: 4096, name: `/${name}` });
+  const echo = Bun.spawn([bin("bench_echo"), "xbuf", name, String(SIZE), "spin"], { stderr: "inherit" });
+  const client = Bun.spawn([bin("bench_msg"), "rt-client", name, String(count), String(SIZE)], { stdout: "pipe", stderr: "inherit" });
+  const out = await new Response(client.stdout).text();
+  const code = await client.exited;
+  xb.close();
+  echo.kill();
+  const r = JSON.parse(out.trim().split("\n").pop() ?? "{}");
+  emit({ mode, count, p50: r.p50, p99: r.p99, p999: r.p999, max: r.max, ok: code === 0 && r.ok });
+}
+
+if (mode === "c-spin") await cSpin();
 if (mode === "pipe-sync") await pipeSync();
 else if (mode === "pipe-async") await pipeAsync();
 else await xbuf(mode.slice(5) as "await" | "sync" | "spin");

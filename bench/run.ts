@@ -4,8 +4,10 @@
  * BENCHMARKS.md and bench/chart.svg.
  *
  *   bun run bench            full sizes (a few minutes)
- *   bun run bench --quick    small sizes, same code paths (under a minute; CI);
- *                            writes bench/*-quick.* instead, and prints the same tables
+ *   bun run bench --quick    small sizes, one repetition, same code paths (CI runs it
+ *                            before the tests: it must stay under 2 minutes on a busy
+ *                            2-core machine; each phase prints its seconds); writes
+ *                            bench/*-quick.* instead, and prints the same tables
  *
  * Targets are reported, not asserted: the exit status is non-zero only
  * when a scenario crashes or reports wrong data.
@@ -13,13 +15,13 @@
 import { writeFileSync } from "node:fs";
 import { CONSUMERS } from "./bulk.ts";
 import { ROOT, median } from "./lib.ts";
-import { renderChart, renderMarkdown, machine, type Summary } from "./report.ts";
+import { renderChart, renderMarkdown, machine, loadAverage, type Summary } from "./report.ts";
 
 const quick = process.argv.includes("--quick");
 const GiB = 2 ** 30;
 const plan = quick
-  ? { reps: 3, bulk: GiB / 8, records: GiB / 16, trips: 2000, b2b: GiB / 8, memory: GiB / 2 }
-  : { reps: 5, bulk: 2 * GiB, records: 2 * GiB, trips: 20000, b2b: 2 * GiB, memory: 8 * GiB };
+  ? { reps: 1, bulk: GiB / 32, records: GiB / 32, trips: 300, b2b: GiB / 32, memory: GiB / 16, msgs: 1e5, allocSteps: 2e4 }
+  : { reps: 5, bulk: 2 * GiB, records: 2 * GiB, trips: 20000, b2b: 2 * GiB, memory: 8 * GiB, msgs: 1e7, allocSteps: 1e6 };
 
 const failures: string[] = [];
 
@@ -65,18 +67,68 @@ function stat(runs: Record<string, any>[], key: string) {
   return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
 }
 
+const loadStart = loadAverage();
 const t0 = performance.now();
-console.error(`xbuf benchmarks (${quick ? "quick" : "full"})`);
-const bulk = await series("bulk.ts", CONSUMERS, ["--bytes", String(plan.bulk)]);
+let tPhase = t0;
+/** Seconds of the phase that just ended (stderr): where the time goes. */
+function phase(name: string): void {
+  const now = performance.now();
+  console.error(`  [${name}: ${((now - tPhase) / 1000).toFixed(1)} s]`);
+  tPhase = now;
+}
+console.error(`xbuf benchmarks (${quick ? "quick" : "full"}), load average ${loadAverage()}`);
+const bulk = await series("bulk.ts", CONSUMERS.filter((c) => c !== "js-typed"), ["--bytes", String(plan.bulk)]);
+phase("bulk");
 const records = await series("records.ts", CONSUMERS, ["--bytes", String(plan.records)]);
+phase("records");
 const roundtrip = await series(
   "roundtrip.ts",
-  ["xbuf-await", "xbuf-sync", "xbuf-spin", "pipe-sync", "pipe-async"],
+  ["xbuf-await", "xbuf-sync", "xbuf-spin", "c-spin", "pipe-sync", "pipe-async"],
   ["--count", String(plan.trips)],
 );
+
+phase("roundtrip");
+/** Message rate (bench/msgrate.ts): every mode of both runtimes, interleaved, this process's runtime pinned to CPU 0. */
+const MSG_VARIANTS = ["bun:c2ts", "bun:ts2c", "bun:ts2ts", "bun:c2c", "bun:bare", "bun:pipe", "bun:socket", "deno:c2ts", "deno:ts2c", "deno:ts2ts"];
+const denoPath = `${ROOT}node_modules/.bin/deno`;
+async function runRuntime(runtime: string, script: string, args: string[], extra: string[] = []): Promise<Record<string, any> | null> {
+  const cmd = runtime === "deno" ? [denoPath, "run", "-A", ...extra, `${ROOT}bench/${script}`, ...args] : [process.execPath, `${ROOT}bench/${script}`, ...args];
+  const proc = Bun.spawn(["taskset", "-c", "0", ...cmd], { stdout: "pipe", stderr: "pipe" });
+  const timer = setTimeout(() => proc.kill(), 60_000);
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  clearTimeout(timer);
+  try {
+    const r = JSON.parse(out.trim().split("\n").pop() ?? "");
+    if (code === 0 && r.ok) return r;
+  } catch {}
+  failures.push(`${runtime} ${script} ${args.join(" ")}: exit ${code}\n${err.trim()}`);
+  return null;
+}
+const msgRuns: Record<string, Record<string, any>[]> = Object.fromEntries(MSG_VARIANTS.map((v) => [v, []]));
+for (let r = 0; r < plan.reps; r++) {
+  for (const v of MSG_VARIANTS) {
+    const [runtime, mode] = v.split(":") as [string, string];
+    const n = mode === "pipe" || mode === "socket" ? plan.msgs / 10 : plan.msgs;
+    const res = await runRuntime(runtime, "msgrate.ts", [mode, "--count", String(n)]);
+    if (res) msgRuns[v]!.push(res);
+    process.stderr.write(`  msgrate ${v} #${r + 1}: ${res ? `${(res.mps / 1e6).toFixed(2)} M msgs/s` : "failed"}\n`);
+  }
+}
+phase("msgrate");
+const ALLOC_APIS = ["tryReadInto", "tryWrite", "drain", "drainRecords", "views", "recordBatches", "tryRead"];
+const alloc: Record<string, number> = {};
+for (const runtime of ["bun", "deno"]) {
+  for (const a of ALLOC_APIS) {
+    const res = await runRuntime(runtime, "alloc.ts", [a, "--steps", String(plan.allocSteps)], ["--v8-flags=--expose-gc"]);
+    alloc[`${runtime}:${a}`] = res ? res.bytesPerStep : NaN;
+    process.stderr.write(`  alloc ${runtime} ${a}: ${res ? `${res.bytesPerStep.toFixed(2)} B/step` : "failed"}\n`);
+  }
+}
+phase("alloc");
 const b2b = await series("bun2bun.ts", ["xbuf", "ringbuf"], ["--bytes", String(plan.b2b)]);
 const memRuns = await runOne("memory.ts", ["--bytes", String(plan.memory)]);
 console.error(`  memory: ${memRuns ? `RSS ${memRuns.rssWarm} -> ${memRuns.rssEnd} MiB` : "failed"}`);
+phase("bun2bun, memory");
 
 const throughput = (runs: typeof bulk) =>
   Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, stat(v, "gbps")]));
@@ -88,19 +140,21 @@ const summary: Summary = {
   quick,
   date: new Date().toISOString(),
   seconds: Math.round((performance.now() - t0) / 1000),
-  machine: await machine(),
+  machine: { ...(await machine()), loadStart },
   plan,
   bulk: throughput(bulk),
   records: throughput(records),
   roundtrip: latency,
   bun2bun: throughput(b2b),
   memory: memRuns,
+  msgrate: Object.fromEntries(Object.entries(msgRuns).map(([k, v]) => [k, stat(v, "mps")])),
+  alloc,
 };
 
 // A quick run leaves the full run's report alone (its files are git-ignored).
 const out = quick ? { json: "bench/results-quick.json", svg: "bench/chart-quick.svg", md: "bench/BENCHMARKS-quick.md" }
   : { json: "bench/results.json", svg: "bench/chart.svg", md: "BENCHMARKS.md" };
-writeFileSync(`${ROOT}${out.json}`, JSON.stringify({ summary, runs: { bulk, records, roundtrip, bun2bun: b2b } }, null, 1) + "\n");
+writeFileSync(`${ROOT}${out.json}`, JSON.stringify({ summary, runs: { bulk, records, roundtrip, bun2bun: b2b, msgrate: msgRuns } }, null, 1) + "\n");
 writeFileSync(`${ROOT}${out.svg}`, renderChart(summary));
 const md = renderMarkdown(summary);
 writeFileSync(`${ROOT}${out.md}`, md);

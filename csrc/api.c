@@ -186,6 +186,7 @@ int xbuf_close(int fd)
 
 	if (!h)
 		return -EBADF;
+	xb_fast_drop(h);	/* its fast-path ends go back to the C calls */
 	xb_handle_cancel(h);	/* its sleepers wake with EBADF */
 	xb_handle_put(h);
 	return 0;
@@ -434,4 +435,70 @@ int xbuf_arm(int fd, int events, size_t count)
 	ret = xb_notifier_arm(&h->notify, h, events, count);
 	xb_handle_put(h);
 	return ret;
+}
+
+/*
+ * The binding's fast path (docs/ABI.md, "The fast path of a binding"):
+ * `events` names one application end, XBUF_POLLIN the inbound consumer,
+ * XBUF_POLLOUT the outbound producer.
+ */
+static struct xb_end *fast_end(struct xb_handle *h, int events)
+{
+	if (h->side != XBUF_SIDE_APP)
+		return NULL;
+	if (events == XBUF_POLLIN)
+		return xb_end_of(h->el, XBUF_SIDE_APP, XBUF_INBOUND);
+	if (events == XBUF_POLLOUT)
+		return xb_end_of(h->el, XBUF_SIDE_APP, XBUF_OUTBOUND);
+	return NULL;
+}
+
+int xbuf_fast_claim(int fd, int events)
+{
+	struct xb_handle *h = xb_handle_get(fd);
+	struct xb_end *e;
+	int ret;
+
+	if (!h)
+		return -EBADF;
+	e = fast_end(h, events);
+	ret = e ? xb_fast_claim(h, e) : -EINVAL;
+	xb_handle_put(h);
+	return ret;
+}
+
+int xbuf_wake(int fd, int events)
+{
+	struct xb_handle *h = xb_handle_get(fd);
+	struct xb_end *e;
+	int ret = 0;
+
+	if (!h)
+		return -EBADF;
+	e = fast_end(h, events);
+	if (e && e->data)
+		xb_fast_wake(h, e);
+	else
+		ret = e ? -ENOBUFS : -EINVAL;
+	xb_handle_put(h);
+	return ret;
+}
+
+int xbuf_peer_gone(int fd, int events)
+{
+	struct xb_handle *h = xb_handle_get(fd);
+	struct xb_end *e;
+	int ret;
+
+	if (!h)
+		return -EBADF;
+	e = fast_end(h, events);
+	ret = !e ? -EINVAL : !e->data ? -ENOBUFS : e->ops->peer_gone(e);
+	xb_handle_put(h);
+	return ret;
+}
+
+const uint32_t *xbuf_wake_word(void)
+{
+	return &xb_local_gen;
 }

@@ -184,6 +184,7 @@ struct xb_end {
 	int ring;			/* XBUF_INBOUND / XBUF_OUTBOUND */
 	int role;			/* XB_PRODUCER / XB_CONSUMER */
 	bool claimed;			/* self->owner holds our pid (and we its lock, user backend) */
+	struct xb_handle *fast;		/* under `lock`: the handle whose binding moves this end itself (xb_fast_claim) */
 	const struct xb_backend_ops *ops;	/* the element's */
 	struct xb_element *el;		/* the element the end is of */
 	struct xb_peer_ref peer_ref;	/* user backend: the peer's owner, as last seen */
@@ -264,6 +265,9 @@ int xb_poll_ends(struct xb_handle **hs, struct xb_end **ends, int *revents, int 
 void xb_end_init(struct xb_end *e, struct xb_element *el, int ring, int role, int side);
 void xb_end_release(struct xb_end *e);
 uint64_t xb_fill(const struct xb_end *e);
+int xb_fast_claim(struct xb_handle *h, struct xb_end *e);
+void xb_fast_drop(struct xb_handle *h);
+void xb_fast_wake(struct xb_handle *h, struct xb_end *e);
 
 /* peer.c: peer-death detection and process-local wake-ups (user backend) */
 extern uint32_t xb_local_gen;

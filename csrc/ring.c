@@ -225,7 +225,12 @@ int xb_ready(struct xb_end *e, int events, size_t count)
 	return n > 0 ? role_event(e) : (int)n;
 }
 
-/* A producer's `wanted`: the smallest count among its sleeping writers. */
+/*
+ * An end's `wanted`: the smallest count among its sleepers. A producer's
+ * is the room its writers wait for (the short-read rule reads it), a
+ * consumer's the fill its readers wait for. Both tell the peer's commit
+ * whether a wake can help (peer_can_proceed()).
+ */
 static void publish_wanted(struct xb_end *e)
 {
 	uint64_t min = UINT64_MAX;
@@ -239,9 +244,10 @@ static void publish_wanted(struct xb_end *e)
 }
 
 /*
- * Register a sleeper on an end (W1), with the end's lock held. A producer
- * that starts waiting for room also bumps its seq and wakes sleeping
- * consumers: they may now owe it a short read.
+ * Register a sleeper on an end (W1), with the end's lock held. `wanted`
+ * goes out before `waiters` (a peer that sees us sees our need). A
+ * producer that starts waiting for room also bumps its seq and wakes
+ * sleeping consumers: they may now owe it a short read.
  */
 static void waiter_enter(struct xb_handle *h, struct xb_end *e, struct xb_waitnode *node,
 			 uint64_t count)
@@ -249,8 +255,7 @@ static void waiter_enter(struct xb_handle *h, struct xb_end *e, struct xb_waitno
 	node->count = count;
 	node->next = e->sleepers;
 	e->sleepers = node;
-	if (e->role == XB_PRODUCER)
-		publish_wanted(e);	/* before `waiters`: a reader that sees us sees our need */
+	publish_wanted(e);	/* before `waiters`: a peer that sees us sees our need */
 	__atomic_fetch_add(&e->self->waiters, 1, __ATOMIC_SEQ_CST);	/* W1: pairs with K1 */
 	if (e->role == XB_PRODUCER) {
 		__atomic_fetch_add(&e->self->seq, 1, __ATOMIC_SEQ_CST);
@@ -272,8 +277,7 @@ static void waiter_leave(struct xb_end *e, struct xb_waitnode *node)
 			break;
 		}
 	__atomic_fetch_sub(&e->self->waiters, 1, __ATOMIC_RELEASE);
-	if (e->role == XB_PRODUCER)
-		publish_wanted(e);
+	publish_wanted(e);
 }
 
 static int end_lock(struct xb_end *e)
@@ -323,7 +327,7 @@ ssize_t xb_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 	ret = end_lock(e);
 	if (ret)
 		return ret;
-	ret = e->ops->claim(e);
+	ret = e->fast ? -EBUSY : e->ops->claim(e);	/* the binding's fast path owns it: xb_fast_claim() */
 	if (ret)
 		goto out_unlock;
 
@@ -390,8 +394,48 @@ out_unlock:
 }
 
 /*
+ * The wake rule: can the sleeping peer of e proceed now that our position
+ * is `pos`? Its sleepers published `wanted` (the smallest count they need)
+ * before `waiters`, and we loaded `waiters` (seq_cst, K1) before this, so
+ * the wanted we read is at least as low as any sleeper's we saw. 0 is
+ * "unknown" (an in-kernel driver reader, or a libxbuf before the rule):
+ * wake. A consumer sleeps for `wanted` bytes of fill; a producer for
+ * `wanted` bytes of room. Their other conditions (a writer stuck: the
+ * short read; a peer gone) are woken where they arise: a producer that
+ * starts waiting, a claim or a release bumps seq and wakes at once. A
+ * producer's own commit can make its own stuck writers' short read due,
+ * so it wakes then too.
+ */
+static bool peer_can_proceed(const struct xb_end *e, uint64_t pos)
+{
+	uint32_t wanted = load_acquire(&e->peer->wanted);
+	uint64_t peer_pos;
+
+	if (!wanted)
+		return true;
+	peer_pos = load_acquire(&e->peer->pos);	/* clamped below, as every peer word */
+	if (e->role == XB_PRODUCER) {
+		uint64_t fill = xbuf_abi_fill(e->capacity, pos, peer_pos);
+
+		return fill >= wanted ||
+		       xbuf_abi_writer_stuck(e->capacity, fill, load_acquire(&e->self->waiters),
+					     load_relaxed(&e->self->wanted));
+	}
+	return xbuf_abi_room(e->capacity, peer_pos, pos) >= wanted;
+}
+
+/* K1's wake: bump our seq (the peer compares it in its futex wait) and wake it. */
+static void wake_peer(struct xb_handle *h, struct xb_end *e)
+{
+	__atomic_fetch_add(&e->self->seq, 1, __ATOMIC_RELEASE);
+	e->ops->wake(h, e);
+	counter_inc(&e->self->wakeups);
+}
+
+/*
  * Return a borrow: advance our position by n (publishing n bytes for a
- * producer, freeing n bytes for a consumer) and wake the peer if it sleeps.
+ * producer, freeing n bytes for a consumer) and wake the peer if it sleeps
+ * and can now proceed (the wake rule, peer_can_proceed()).
  */
 int xb_end_commit(struct xb_handle *h, struct xb_end *e, size_t n)
 {
@@ -413,16 +457,63 @@ int xb_end_commit(struct xb_handle *h, struct xb_end *e, size_t n)
 		 */
 		__atomic_store_n(&e->self->pos, pos, __ATOMIC_SEQ_CST);
 		counter_inc(&e->self->ops);
-		if (__atomic_load_n(&e->peer->waiters, __ATOMIC_SEQ_CST)) {
-			__atomic_fetch_add(&e->self->seq, 1, __ATOMIC_RELEASE);
-			e->ops->wake(h, e);
-			counter_inc(&e->self->wakeups);
-		}
+		if (__atomic_load_n(&e->peer->waiters, __ATOMIC_SEQ_CST) && peer_can_proceed(e, pos))
+			wake_peer(h, e);
 	}
 	e->holding = false;
 	e->borrowed = 0;
 	end_unlock(e);
 	return 0;
+}
+
+/*
+ * The binding's fast path (docs/ABI.md, "The fast path of a binding"):
+ * handle h takes end e for code that moves e's position itself, through
+ * the mapping. From then on the C calls that borrow e (begin, read,
+ * write) answer -EBUSY in this process, until h is closed; readiness
+ * (xb_poll) and sleeping still work on e, and xb_fast_wake() wakes its
+ * peer. -EBUSY as well if another handle has it, if a borrow of e is
+ * outstanding (or another thread is inside a call on it right now), or if
+ * another process holds the end (the backend's claim).
+ */
+int xb_fast_claim(struct xb_handle *h, struct xb_end *e)
+{
+	int ret;
+
+	if (!e->data)
+		return -ENOBUFS;
+	if (pthread_mutex_trylock(&e->lock))
+		return -EBUSY;
+	if (e->fast)
+		ret = e->fast == h ? 0 : -EBUSY;
+	else if (!(ret = e->ops->claim(e)))
+		__atomic_store_n(&e->fast, h, __ATOMIC_RELAXED);
+	end_unlock(e);
+	return ret;
+}
+
+/* h is being closed: its fast-path ends go back to the C calls. */
+void xb_fast_drop(struct xb_handle *h)
+{
+	int ring, role;
+
+	for (ring = 0; ring < 2; ring++)
+		for (role = 0; role < 2; role++) {
+			struct xb_end *e = &h->el->end[ring][role];
+
+			if (__atomic_load_n(&e->fast, __ATOMIC_RELAXED) != h)
+				continue;
+			pthread_mutex_lock(&e->lock);
+			if (e->fast == h)
+				__atomic_store_n(&e->fast, NULL, __ATOMIC_RELAXED);
+			end_unlock(e);
+		}
+}
+
+/* The fast path's K1 found the peer of e asleep and able to proceed (it checked the wake rule). */
+void xb_fast_wake(struct xb_handle *h, struct xb_end *e)
+{
+	wake_peer(h, e);
 }
 
 /*

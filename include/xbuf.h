@@ -63,6 +63,7 @@
 #define XBUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "xbuf/abi.h"
 
@@ -76,7 +77,7 @@ extern "C" {
  * runs with any later library of the same major version.
  */
 #define XBUF_VERSION_MAJOR	0
-#define XBUF_VERSION_MINOR	4
+#define XBUF_VERSION_MINOR	6
 #define XBUF_VERSION		(XBUF_VERSION_MAJOR * 10000 + XBUF_VERSION_MINOR * 100)
 
 /* Creation flags, as libevl's evl_create_xbuf(). */
@@ -313,6 +314,40 @@ void *xbuf_map_base(int fd);
  */
 void *xbuf_map_hold(int fd);
 void xbuf_map_release(void *hold);
+
+/*
+ * The fast path of a binding (docs/ABI.md, "The fast path of a binding"):
+ * code that moves an application end's position itself, through the
+ * mapping, with the ordering protocol of xbuf/abi.h, and calls C only to
+ * sleep (xbuf_poll, xbuf_arm) and to wake the peer.
+ *
+ * xbuf_fast_claim() takes the end `events` names (XBUF_POLLIN: the inbound
+ * consumer end, XBUF_POLLOUT: the outbound producer end) for fd: from then
+ * on, until fd is closed, the calls that borrow it in this process
+ * (xbuf_read, xbuf_write, xbuf_*_begin) answer -EBUSY: a C thread never
+ * races the binding on one end. Readiness and sleeping (xbuf_poll,
+ * xbuf_arm) still work. 0 (also when fd has it already), -EBADF, -EINVAL
+ * (events not one of the two), -ENOBUFS (no ring there), -EBUSY (another
+ * fd has it, a borrow of it is outstanding or a call is inside it, or
+ * another process holds the end).
+ *
+ * xbuf_wake(): the binding published a position, found the peer's
+ * `waiters` non-zero and its `wanted` satisfiable (K1 and the wake rule):
+ * bump the end's seq and wake the peer (FUTEX_WAKE, or XBUF_IOC_KICK on a
+ * kernel element). 0, -EBADF, -EINVAL, -ENOBUFS.
+ *
+ * xbuf_wake_word(): a process-local word that moves whenever a handle of
+ * the process is closed or a peer this process watches dies: a binding
+ * that caches "the peer is alive" (xbuf_peer_gone() said 0) re-asks when it
+ * moves, or when the peer endpoint's `owner` word changes.
+ *
+ * xbuf_peer_gone(): has the peer of that end let go of it or died (1), or
+ * not (0)? No syscall for a live peer once watched. -EBADF, -EINVAL, -ENOBUFS.
+ */
+int xbuf_fast_claim(int fd, int events);
+int xbuf_wake(int fd, int events);
+const uint32_t *xbuf_wake_word(void);
+int xbuf_peer_gone(int fd, int events);
 
 /*
  * Driver (out-of-band) side: EVL's in-kernel API, same signatures and

@@ -50,6 +50,17 @@ export const XbufShmInfo = defineRecord({
 /** Offset of ring[XBUF_INBOUND] / ring[XBUF_OUTBOUND] (a struct xbuf_shm_ring_info) in the info page. */
 export const SHM_INFO_RING = [XbufShmInfo.offsets["ring[0].capacity"], XbufShmInfo.offsets["ring[1].capacity"]] as const;
 
+/**
+ * struct xbuf_shm_endpoint: one end of one ring in a side page (two cache
+ * lines). The fast path (src/fast.ts) addresses its words as u32 indices:
+ * pos (lo, hi) 0-1, seq 2, waiters 3, owner 4, wanted 5, ops 6-7, eagain 8-9.
+ * A side page holds `prod` at 0 and `cons` at XbufShmEndpoint.size.
+ */
+export const XbufShmEndpoint = defineRecord(
+  { pos: "u64", seq: "u32", waiters: "u32", owner: "u32", wanted: "u32", ops: "u64", eagain: "u64", wakeups: "u64" },
+  { align: 128 },
+);
+
 /** struct xbuf_rings: xbuf_rings()'s out-parameter (size_t fields). */
 export const XbufRings = defineRecord({ ifill: "u64", isize: "u64", ofill: "u64", osize: "u64" });
 
@@ -140,6 +151,7 @@ export const LatmusEnd = defineRecord(
 export const C_STRUCTS: { readonly [cName: string]: RecordLayout<Record<string, FieldType>> } = {
   xbuf_shm_ring_info: XbufShmRingInfo,
   xbuf_shm_info: XbufShmInfo,
+  xbuf_shm_endpoint: XbufShmEndpoint,
   xbuf_rings: XbufRings,
   xbuf_ring_stat: XbufRingStat,
   xbuf_stat: XbufStat,

@@ -23,6 +23,69 @@ export interface RecordLayout<S extends Record<string, FieldType>> {
   readonly offsets: { readonly [K in keyof S]: number };
   /** A cursor over records in `view`, starting at offset 0. */
   cursor(view: DataView): RecordCursor<S>;
+  /**
+   * A cursor with accessors generated for this layout that read typed
+   * arrays at computed indices, valid only at offsets that are multiples
+   * of `alignment` (null if the view's own offset is not one).
+   */
+  typedCursor(view: DataView): RecordCursor<S> | null;
+  /** What record offsets typedCursor() needs to be a multiple of. */
+  readonly alignment: number;
+}
+
+/** Typed arrays the generated accessors read, by field type: [property, constructor, log2 of width]. */
+const TYPED: Partial<Record<FieldType, [string, new (b: ArrayBufferLike, o: number, n: number) => ArrayLike<number>, number]>> = {
+  u8: ["u8", Uint8Array, 0], i8: ["i8", Int8Array, 0],
+  u16: ["u16", Uint16Array, 1], i16: ["i16", Int16Array, 1],
+  u32: ["u32", Uint32Array, 2], i32: ["i32", Int32Array, 2], s32: ["i32", Int32Array, 2],
+  f32: ["f32", Float32Array, 2], f64: ["f64", Float64Array, 3],
+  // 64-bit integers as numbers: two u32 words (the high one signed for i64), as the DataView getters.
+  u64: ["u32", Uint32Array, 2], i64: ["u32", Uint32Array, 2], s64: ["u32", Uint32Array, 2],
+};
+
+/**
+ * Generate the typed-array cursor class of a layout: one getter per field,
+ * compiled from its source (new Function) so that each reads one array
+ * element at a constant displacement, as a hand-written decode would.
+ * A field not at a multiple of its width in the record (packed) keeps the
+ * DataView getter. Returns the class and the record alignment it needs.
+ */
+function typedCursorClass(spec: Record<string, FieldType>, offsets: Record<string, number>) {
+  let alignment = 1;
+  const arrays = new Set<string>();
+  const getters: [string, () => number | bigint][] = [];
+  for (const [name, type] of Object.entries(spec)) {
+    const t = TYPED[type];
+    const at = offsets[name]!;
+    if (!t || at % (1 << t[2])) {
+      getters.push([name, getter(type, at) as () => number | bigint]);
+      continue;
+    }
+    const [prop, , shift] = t;
+    alignment = Math.max(alignment, 1 << shift);
+    arrays.add(prop);
+    let body: string;
+    if (type === "u64") body = `const i = (this.offset + ${at}) >> 2; return this.u32[i] + this.u32[i + 1] * 4294967296;`;
+    else if (type === "i64" || type === "s64") body = `const i = (this.offset + ${at}) >> 2; return this.u32[i] + (this.u32[i + 1] | 0) * 4294967296;`;
+    else body = `return this.${prop}[(this.offset + ${at}) >> ${shift}];`;
+    if (type !== "u64" && type !== "i64" && type !== "s64") arrays.add(prop);
+    getters.push([name, new Function(body) as () => number]);
+  }
+  class TypedCursor {
+    offset = 0;
+    readonly dv: DataView;
+    constructor(dv: DataView) {
+      this.dv = dv;
+      const self = this as unknown as Record<string, unknown>;
+      for (const prop of arrays) {
+        const ctor = Object.values(TYPED).find((t) => t![0] === prop)!;
+        const width = 1 << ctor[2];
+        self[prop] = new ctor[1](dv.buffer, dv.byteOffset, Math.floor(dv.byteLength / width));
+      }
+    }
+  }
+  for (const [name, get] of getters) Object.defineProperty(TypedCursor.prototype, name, { get, enumerable: true });
+  return { TypedCursor, alignment };
 }
 
 const WIDTH: Record<FieldType, number> = {
@@ -57,7 +120,8 @@ function getter(type: FieldType, at: number): (this: { dv: DataView; offset: num
 
 /**
  * Describe a C struct, laid out as a C compiler would (natural alignment,
- * little-endian) unless `packed`.
+ * little-endian) unless `packed`; `align` is a minimum alignment of the
+ * whole struct (C's `__attribute__((aligned(N)))`: trailing padding).
  *
  * @example
  * ```ts
@@ -73,7 +137,7 @@ function getter(type: FieldType, at: number): (this: { dv: DataView; offset: num
  */
 export function defineRecord<S extends Record<string, FieldType>>(
   spec: S,
-  options: { packed?: boolean } = {},
+  options: { packed?: boolean; align?: number } = {},
 ): RecordLayout<S> {
   const offsets: Record<string, number> = {};
   let size = 0;
@@ -88,6 +152,7 @@ export function defineRecord<S extends Record<string, FieldType>>(
     align = Math.max(align, a);
   }
   if (size === 0) throw new TypeError("defineRecord: a record needs at least one field");
+  align = Math.max(align, options.align ?? 1); // __attribute__((aligned(N)))
   size = Math.ceil(size / align) * align;
 
   class Cursor {
@@ -97,10 +162,13 @@ export function defineRecord<S extends Record<string, FieldType>>(
   for (const [name, type] of Object.entries(spec)) {
     Object.defineProperty(Cursor.prototype, name, { get: getter(type as FieldType, offsets[name]!), enumerable: true });
   }
+  const { TypedCursor, alignment } = typedCursorClass(spec as Record<string, FieldType>, offsets);
   return {
     size,
     offsets: offsets as { [K in keyof S]: number },
+    alignment,
     cursor: (view) => new Cursor(view) as unknown as RecordCursor<S>,
+    typedCursor: (view) => (view.byteOffset % alignment ? null : (new TypedCursor(view) as unknown as RecordCursor<S>)),
   };
 }
 
@@ -112,11 +180,18 @@ export function defineRecord<S extends Record<string, FieldType>>(
 export class RecordBatch<S extends Record<string, FieldType>> {
   length = 0;
   #cursor: RecordCursor<S>;
+  /** The layout's generated typed-array cursor, used when the batch's records are aligned for it. */
+  #typed: RecordCursor<S> | null;
+  /** The DataView cursor: any offset. */
+  #any: RecordCursor<S>;
+  #mask: number;
   #size: number;
   #start = 0;
 
   constructor(layout: RecordLayout<S>, view: DataView) {
-    this.#cursor = layout.cursor(view);
+    this.#any = this.#cursor = layout.cursor(view);
+    this.#typed = layout.typedCursor ? layout.typedCursor(view) : null;
+    this.#mask = (layout.alignment ?? 1) - 1;
     this.#size = layout.size;
   }
 
@@ -124,6 +199,7 @@ export class RecordBatch<S extends Record<string, FieldType>> {
   reset(start: number, length: number): this {
     this.#start = start;
     this.length = length;
+    this.#cursor = this.#typed !== null && ((start | this.#size) & this.#mask) === 0 ? this.#typed : this.#any;
     return this;
   }
 

@@ -4,8 +4,9 @@
  * The rings are mapped once per process; each ring is one long-lived
  * Uint8Array over its double mapping, and every view handed out is a
  * subarray of it: no copy, and a range up to the ring's size never splits
- * at the wrap. Positions, waits and wakes stay in C (one FFI call per
- * batch, never per byte or record).
+ * at the wrap. Positions move in TypeScript over the mapping (src/fast.ts:
+ * fill, room, borrow, commit, readiness, with Atomics and the protocol of
+ * docs/ABI.md); C is called only to sleep and to wake a sleeping peer.
  *
  * Waiting never blocks the event loop: an armed wait runs on a helper
  * thread of libxbuf, which writes one byte into a pipe that the runtime
@@ -16,7 +17,8 @@ import { check, XBufError } from "./errors.ts";
 import { C } from "./ffi/symbols.ts";
 import { getNative } from "./ffi/index.ts";
 import type { Native, NativeLib } from "./ffi/native.ts";
-import { SHM_INFO_RING, XbufRings, XbufRingStat, XbufShmInfo, XbufShmRingInfo, XbufStat } from "./layout.ts";
+import { FastEnd } from "./fast.ts";
+import { SHM_INFO_RING, XbufRings, XbufRingStat, XbufShmEndpoint, XbufShmInfo, XbufShmRingInfo, XbufStat } from "./layout.ts";
 import { RecordBatch, type FieldType, type RecordLayout } from "./records.ts";
 
 /**
@@ -31,6 +33,8 @@ interface Ring {
   /** Address of the first copy of the data area. */
   readonly base: number;
   readonly capacity: number;
+  /** Power of two >= capacity: positions wrap at it. */
+  readonly dataSize: number;
   /** Both copies of the data area. */
   readonly bytes: Uint8Array;
   readonly view: DataView;
@@ -135,6 +139,38 @@ function describe(v: unknown): string {
   return Object.prototype.toString.call(v);
 }
 
+/** Map page indices of the side pages (include/xbuf/abi.h). */
+const XBUF_DRIVER_PAGE = 1;
+const XBUF_APP_PAGE = 2;
+
+function busy(what: string): XBufError {
+  return new XBufError("EBUSY", `${what}: a zero-copy span of this end is still out (a view, batch or callback not done)`);
+}
+
+/**
+ * The end of a record stream that stops inside a record: the producer let
+ * go (or died) with `left` bytes, fewer than one record, in the ring. They
+ * stay there, unconsumed (read(), tryRead() or drain() still get them).
+ */
+function partialRecord(what: string, left: number, size: number): XBufError {
+  return new XBufError(
+    "EPIPE",
+    `${what}: the producer is gone and left ${left} bytes of a partial ${size}-byte record in the ring (not consumed)`,
+  );
+}
+
+function tooBig(what: string, n: number, capacity: number): XBufError {
+  return new XBufError("EINVAL", `${what}: ${n} bytes is more than the ring's capacity (${capacity})`);
+}
+
+/** libxbuf's process-local wake word (xbuf_wake_word()), one view per native library. */
+const wakeWords = new WeakMap<Native, Uint32Array>();
+function wakeWord(native: Native): Uint32Array {
+  let w = wakeWords.get(native);
+  if (!w) wakeWords.set(native, (w = new Uint32Array(native.foreignBuffer(native.lib.xbuf_wake_word(), 4))));
+  return w;
+}
+
 function cString(s: string): Uint8Array {
   return new TextEncoder().encode(s + "\0");
 }
@@ -163,12 +199,14 @@ export class XBuf {
   #closed = false;
   #in: Ring | null;
   #out: Ring | null;
-  /** Out-parameter of the begin calls: a void pointer. */
-  #slot = new BigUint64Array(1);
-  #slotAddress: number;
-  /** Bytes of an outstanding zero-copy borrow, per direction (released on close). */
-  #heldIn = 0;
-  #heldOut = 0;
+  /** The fast paths of the inbound consumer and outbound producer ends, made on first use. */
+  #inFast: FastEnd | null = null;
+  #outFast: FastEnd | null = null;
+  /** Map offsets of the side pages: the fast path's endpoint words. */
+  #pages: { app: number; driver: number };
+  /** The fd was made O_NONBLOCK (CreateOptions.nonblock). */
+  #fdNonblock = false;
+  #batches = new Map<RecordLayout<Record<string, FieldType>>, RecordBatch<Record<string, FieldType>>>();
   /** The fds this object owns; shared with `unclosed`, so it must not point back at us. */
   #files = { fd: -1, notify: -1 };
   #armed = false;
@@ -179,11 +217,13 @@ export class XBuf {
     this.#native = native;
     this.#lib = native.lib;
     this.#fd = fd;
-    this.#slotAddress = native.addressOf(this.#slot);
     const base = this.#lib.xbuf_map_base(fd);
     const hold = this.#lib.xbuf_map_hold(fd);
     if (!base || !hold) throw new XBufError("EBADF", `fd ${fd} is not a cross-buffer`);
-    const info = XbufShmRingInfo.cursor(new DataView(native.foreignBuffer(base, XbufShmInfo.size)));
+    const infoView = new DataView(native.foreignBuffer(base, XbufShmInfo.size));
+    const page = XbufShmInfo.cursor(infoView).page_size;
+    this.#pages = { app: base + XBUF_APP_PAGE * page, driver: base + XBUF_DRIVER_PAGE * page };
+    const info = XbufShmRingInfo.cursor(infoView);
     this.#in = this.#mapRing(base, info, 0);
     this.#out = this.#mapRing(base, info, 1);
     this.#name = native.cString(this.#lib.xbuf_name(fd));
@@ -202,7 +242,7 @@ export class XBuf {
     const { capacity, data_size: dataSize, data_map_off: mapOff } = info;
     if (!dataSize) return null;
     const buffer = this.#native.foreignBuffer(base + mapOff, 2 * dataSize);
-    return { base: base + mapOff, capacity, bytes: new Uint8Array(buffer), view: new DataView(buffer) };
+    return { base: base + mapOff, capacity, dataSize, bytes: new Uint8Array(buffer), view: new DataView(buffer) };
   }
 
   /**
@@ -229,6 +269,7 @@ export class XBuf {
     const fmt = cString(name.replaceAll("%", "%%"));
     const fd = check(native.lib.xbuf_create(inbound, outbound, flags, native.addressOf(fmt)), `create ${JSON.stringify(name)}`);
     const xb = new XBuf(native, fd);
+    xb.#fdNonblock = !!options.nonblock;
     if (options.spinUs !== undefined) xb.spinUs = options.spinUs;
     return xb;
   }
@@ -248,6 +289,7 @@ export class XBuf {
     const cname = cString(name);
     const fd = check(native.lib.xbuf_open(native.addressOf(cname), flags), `open ${JSON.stringify(name)}`);
     const xb = new XBuf(native, fd);
+    xb.#fdNonblock = !!options.nonblock;
     if (options.spinUs !== undefined) xb.spinUs = options.spinUs;
     return xb;
   }
@@ -296,13 +338,35 @@ export class XBuf {
   }
 
   /**
-   * Offset in the ring view of the pointer a begin call just stored. The
-   * `| 0` matters: offsets are below 2^31, and an int (not a double) index
-   * keeps the JIT from recompiling every decode loop that uses it
-   * (recordBatches ran 25x slower without it).
+   * The fast path of one application end (src/fast.ts), made on first
+   * use: xbuf_fast_claim() takes the end for this fd (EBUSY if another fd
+   * of the process, a C thread's borrow or another process holds it), and
+   * from then on C's borrowing calls on it answer EBUSY.
    */
-  #offset(ring: Ring): number {
-    return (Number(this.#slot[0]!) - ring.base) | 0;
+  #fast(which: "inbound" | "outbound"): FastEnd {
+    const inbound = which === "inbound";
+    const have = inbound ? this.#inFast : this.#outFast;
+    if (have) {
+      if (this.#closed) this.#check();
+      return have;
+    }
+    const ring = this.#ring(which);
+    const events = inbound ? C.XBUF_POLLIN : C.XBUF_POLLOUT;
+    check(this.#lib.xbuf_fast_claim(this.#fd, events), inbound ? "read" : "write");
+    const lib = this.#lib;
+    const fd = this.#fd;
+    // App page: prod (outbound) at 0, cons (inbound) at one endpoint; the driver page likewise.
+    const ep = XbufShmEndpoint.size;
+    const selfAt = this.#pages.app + (inbound ? ep : 0);
+    const peerAt = this.#pages.driver + (inbound ? 0 : ep);
+    const words = (at: number) => new Uint32Array(this.#native.foreignBuffer(at, ep));
+    const end = new FastEnd(words(selfAt), words(peerAt), wakeWord(this.#native), ring.capacity, ring.dataSize, inbound, {
+      wake: () => void lib.xbuf_wake(fd, events),
+      peerGone: () => lib.xbuf_peer_gone(fd, events),
+    });
+    if (inbound) this.#inFast = end;
+    else this.#outFast = end;
+    return end;
   }
 
   /**
@@ -319,13 +383,15 @@ export class XBuf {
   async read(n: number): Promise<Uint8Array> {
     const ring = this.#ring("inbound");
     const count = checkSize("n", n, C.XBUF_MAX_RING_SIZE);
+    if (!count) return new Uint8Array(0);
+    if (count > ring.capacity) throw tooBig("read", count, ring.capacity);
+    const end = this.#fast("inbound");
     for (;;) {
-      const got = this.#lib.xbuf_read_begin(this.#fd, count, C.XBUF_NOWAIT, this.#slotAddress);
-      if (got === -C.EAGAIN) {
-        await this.#wait(C.XBUF_POLLIN, count);
-        continue;
-      }
-      return this.#takeCopy(ring, got, "read");
+      if (end.borrowed) throw busy("read");
+      const got = end.settle(count, false);
+      if (got > 0) return this.#takeCopy(ring, end, got);
+      if (got < 0) throw XBufError.fromErrno(got, "read");
+      await this.#wait(C.XBUF_POLLIN, count);
     }
   }
 
@@ -342,15 +408,31 @@ export class XBuf {
   readSync(n: number, options: { nonblock?: boolean } = {}): Uint8Array {
     const ring = this.#ring("inbound");
     const count = checkSize("n", n, Number.MAX_SAFE_INTEGER);
-    const flags = options.nonblock ? C.XBUF_NONBLOCK : 0;
-    return this.#takeCopy(ring, this.#lib.xbuf_read_begin(this.#fd, count, flags, this.#slotAddress), "readSync");
+    if (!count) return new Uint8Array(0);
+    const nonblock = options.nonblock || this.#fdNonblock;
+    if (!nonblock && count > ring.capacity) throw tooBig("readSync", count, ring.capacity);
+    const end = this.#fast("inbound");
+    for (;;) {
+      if (end.borrowed) throw busy("readSync");
+      const got = end.settle(count, nonblock);
+      if (got > 0) return this.#takeCopy(ring, end, got);
+      if (got < 0) throw XBufError.fromErrno(got, "readSync");
+      if (nonblock) {
+        end.countEagain();
+        throw XBufError.fromErrno(-C.EAGAIN, "readSync");
+      }
+      // Sleep in C until a blocking read would complete (the short-read rule included), then look again.
+      const r = this.#lib.xbuf_poll(this.#fd, C.XBUF_POLLIN, count, -1);
+      if (r < 0 && r !== -C.EPIPE) check(r, "readSync");
+    }
   }
 
   /**
    * Read up to n bytes if there are any, without waiting or throwing:
    * null when the ring is empty (the non-blocking read's EAGAIN). For
    * busy-polling loops, where an exception per empty poll would cost more
-   * than the poll.
+   * than the poll. No FFI call: see tryReadInto() to copy into a buffer
+   * of yours without allocating.
    *
    * @example
    * ```ts
@@ -359,18 +441,55 @@ export class XBuf {
    * ```
    */
   tryRead(n: number): Uint8Array | null {
-    const ring = this.#ring("inbound");
+    const end = this.#inFast ?? this.#fast("inbound");
+    if (this.#closed) this.#check();
     const count = checkSize("n", n, Number.MAX_SAFE_INTEGER);
-    const got = this.#lib.xbuf_read_begin(this.#fd, count, C.XBUF_NONBLOCK, this.#slotAddress);
-    if (got === -C.EAGAIN) return null;
-    return this.#takeCopy(ring, got, "tryRead");
+    if (!count) return new Uint8Array(0);
+    if (end.borrowed) throw busy("tryRead");
+    const got = end.settle(count, true);
+    if (got === 0) {
+      end.countEagain();
+      return null;
+    }
+    if (got < 0) throw XBufError.fromErrno(got, "tryRead");
+    return this.#takeCopy(this.#in!, end, got);
   }
 
-  #takeCopy(ring: Ring, got: number, what: string): Uint8Array {
-    if (check(got, what) === 0) return new Uint8Array(0);
-    const off = this.#offset(ring);
+  /**
+   * Copy up to buf.length bytes that are there into buf, without waiting:
+   * the count copied, 0 when the ring is empty. Allocates nothing.
+   *
+   * @example
+   * ```ts
+   * const msg = new Uint8Array(32);
+   * while (xb.tryReadInto(msg) === 0);
+   * ```
+   */
+  tryReadInto(buf: Uint8Array): number {
+    const end = this.#inFast ?? this.#fast("inbound");
+    if (this.#closed) this.#check();
+    if (!(buf instanceof Uint8Array)) checkBytes("buf", buf);
+    const count = buf.length;
+    if (!count) return 0;
+    if (end.borrowed) throw busy("tryReadInto");
+    const got = end.settle(count, true);
+    if (got === 0) {
+      end.countEagain();
+      return 0;
+    }
+    if (got < 0) throw XBufError.fromErrno(got, "tryReadInto");
+    const off = end.offset();
+    const bytes = this.#in!.bytes;
+    if (got <= 64) for (let i = 0; i < got; i++) buf[i] = bytes[off + i]!; // no subarray object for a small message
+    else buf.set(bytes.subarray(off, off + got));
+    end.commit(got);
+    return got;
+  }
+
+  #takeCopy(ring: Ring, end: FastEnd, got: number): Uint8Array {
+    const off = end.offset();
     const copy = ring.bytes.slice(off, off + got);
-    this.#lib.xbuf_read_end(this.#fd, got);
+    end.commit(got); // C2: the bytes are copied
     return copy;
   }
 
@@ -387,19 +506,21 @@ export class XBuf {
     const ring = this.#ring("outbound");
     checkBytes("bytes", bytes);
     const n = bytes.length;
+    if (!n) return 0;
+    if (n > ring.capacity) throw tooBig("write", n, ring.capacity);
+    const end = this.#fast("outbound");
     for (;;) {
-      const got = this.#lib.xbuf_write_begin(this.#fd, n, C.XBUF_NOWAIT, this.#slotAddress);
-      if (got === -C.EAGAIN) {
-        await this.#wait(C.XBUF_POLLOUT, n);
-        continue;
-      }
-      return this.#putCopy(ring, bytes, got, "write");
+      if (end.borrowed) throw busy("write");
+      const got = end.settle(n, false);
+      if (got > 0) return this.#putCopy(ring, end, bytes);
+      if (got < 0) throw XBufError.fromErrno(got, "write");
+      await this.#wait(C.XBUF_POLLOUT, n);
     }
   }
 
   /**
    * Write all of `bytes` now, or nothing: returns false when the ring has
-   * no room for all of it (EAGAIN).
+   * no room for all of it (EAGAIN). No FFI call unless the reader sleeps.
    *
    * @example
    * ```ts
@@ -407,19 +528,27 @@ export class XBuf {
    * ```
    */
   tryWrite(bytes: Uint8Array): boolean {
-    const ring = this.#ring("outbound");
-    checkBytes("bytes", bytes);
-    const got = this.#lib.xbuf_write_begin(this.#fd, bytes.length, C.XBUF_NONBLOCK, this.#slotAddress);
-    if (got === -C.EAGAIN) return false;
-    this.#putCopy(ring, bytes, got, "tryWrite");
+    const end = this.#outFast ?? this.#fast("outbound");
+    if (this.#closed) this.#check();
+    if (!(bytes instanceof Uint8Array)) checkBytes("bytes", bytes);
+    const n = bytes.length;
+    if (!n) return true;
+    if (n > end.capacity) throw tooBig("tryWrite", n, end.capacity);
+    if (end.borrowed) throw busy("tryWrite");
+    const got = end.settle(n, true);
+    if (got === 0) {
+      end.countEagain();
+      return false;
+    }
+    if (got < 0) throw XBufError.fromErrno(got, "tryWrite");
+    this.#putCopy(this.#out!, end, bytes);
     return true;
   }
 
-  #putCopy(ring: Ring, bytes: Uint8Array, got: number, what: string): number {
-    if (check(got, what) === 0) return 0;
-    ring.bytes.set(bytes, this.#offset(ring));
-    this.#lib.xbuf_write_end(this.#fd, got);
-    return got;
+  #putCopy(ring: Ring, end: FastEnd, bytes: Uint8Array): number {
+    ring.bytes.set(bytes, end.offset()); // P2 happened in settle(): the room is ours
+    end.commit(bytes.length); // P1: the bytes are in
+    return bytes.length;
   }
 
   /**
@@ -435,24 +564,24 @@ export class XBuf {
     const ring = this.#ring("outbound");
     const count = checkSize("n", n, ring.capacity);
     if (!count) return;
+    const end = this.#fast("outbound");
     for (;;) {
-      const got = this.#lib.xbuf_write_begin(this.#fd, count, C.XBUF_NOWAIT, this.#slotAddress);
-      if (got === -C.EAGAIN) {
+      if (end.borrowed) throw busy("produce");
+      const got = end.settle(count, false);
+      if (got < 0) throw XBufError.fromErrno(got, "produce");
+      if (got === 0) {
         await this.#wait(C.XBUF_POLLOUT, count);
         continue;
       }
-      check(got, "produce");
-      const off = this.#offset(ring);
-      this.#heldOut = got;
+      const off = end.offset();
+      end.borrowed = true;
       try {
-        fill(ring.bytes.subarray(off, off + got));
-      } catch (e) {
-        this.#lib.xbuf_write_end(this.#fd, 0); // publish nothing
-        this.#heldOut = 0;
-        throw e;
+        fill(ring.bytes.subarray(off, off + count)); // a throw publishes nothing
+      } finally {
+        end.borrowed = false;
       }
-      this.#heldOut = 0;
-      this.#lib.xbuf_write_end(this.#fd, got);
+      if (this.#closed) return;
+      end.commit(count);
       return;
     }
   }
@@ -467,8 +596,9 @@ export class XBuf {
    * per step (default: the ring's capacity). A view is consumed, and its
    * bytes may be overwritten, when the loop takes its next step or ends.
    * All views are subarrays of one long-lived mapping: no copy, no
-   * allocation beyond the view object. The iteration ends when the
-   * producer has let go of the ring (or died: EPIPE) and its bytes are read.
+   * allocation beyond the view object (and the async iteration's own: see
+   * drain() for none at all). The iteration ends when the producer has let
+   * go of the ring (or died: EPIPE) and its bytes are read.
    *
    * @example
    * ```ts
@@ -482,35 +612,148 @@ export class XBuf {
   async *views(options: { max?: number } = {}): AsyncGenerator<Uint8Array, void, undefined> {
     const ring = this.#ring("inbound");
     const max = checkSize("max", options.max ?? ring.capacity, Number.MAX_SAFE_INTEGER) || 1;
+    const end = this.#fast("inbound");
+    let held = 0;
     try {
       for (;;) {
-        const got = this.#lib.xbuf_read_begin(this.#fd, max, C.XBUF_NONBLOCK, this.#slotAddress);
-        if (got === -C.EAGAIN) {
+        if (end.borrowed) throw busy("views");
+        const got = end.settle(max, true);
+        if (got === 0) {
+          end.countEagain();
           if (await this.#waitUnlessGone(C.XBUF_POLLIN, 1)) continue;
           return;
         }
-        if (got === -C.EPIPE) return; // the producer is gone and everything it wrote was read
-        check(got, "views");
-        const off = this.#offset(ring);
-        this.#heldIn = got;
+        if (got < 0) return; // the producer is gone and everything it wrote was read
+        const off = end.offset();
+        held = got;
+        end.borrowed = true;
         yield ring.bytes.subarray(off, off + got);
-        this.#releaseIn(got);
+        end.borrowed = false;
+        held = 0;
+        if (this.#closed) return;
+        end.commit(got);
       }
     } finally {
-      this.#releaseIn(this.#heldIn);
+      if (held) {
+        end.borrowed = false;
+        if (!this.#closed) end.commit(held);
+      }
     }
   }
 
-  #releaseIn(n: number): void {
-    if (!this.#heldIn) return;
-    this.#heldIn = 0;
-    if (!this.#closed) this.#lib.xbuf_read_end(this.#fd, n);
+  /**
+   * Synchronous, allocation-free consumption of what is there now: calls
+   * `fn(bytes, start, end)` over the ring's one long-lived Uint8Array for
+   * each contiguous span (at most `max` bytes each, default the capacity),
+   * consumes each span when fn returns, and returns the bytes consumed (0:
+   * the ring was empty). fn may return false to stop after that span.
+   * Throws EPIPE once the producer is gone and nothing is left.
+   *
+   * @example
+   * ```ts
+   * let sum = 0;
+   * xb.drain((b, start, end) => { for (let i = start; i < end; i++) sum += b[i]; });
+   * ```
+   */
+  drain(fn: (bytes: Uint8Array, start: number, end: number) => unknown, options?: { max?: number }): number {
+    const end = this.#inFast ?? this.#fast("inbound");
+    if (this.#closed) this.#check();
+    const max = options?.max ?? end.capacity;
+    const bytes = this.#in!.bytes;
+    if (end.borrowed) throw busy("drain");
+    let total = 0;
+    for (;;) {
+      const got = end.settle(max, true);
+      if (got <= 0) {
+        if (got < 0 && total === 0) throw XBufError.fromErrno(got, "drain");
+        if (total === 0) end.countEagain();
+        return total;
+      }
+      const off = end.offset();
+      let more: unknown;
+      end.borrowed = true;
+      try {
+        more = fn(bytes, off, off + got);
+      } finally {
+        end.borrowed = false;
+      }
+      if (this.#closed) return total + got;
+      end.commit(got);
+      total += got;
+      if (more === false) return total;
+    }
+  }
+
+  /**
+   * drain() for whole fixed-size records: `fn(batch)` gets the one
+   * RecordBatch of this layout over the complete records there now;
+   * they are consumed when fn returns. Returns the records consumed.
+   * Once the producer is gone and no whole record is left, throws EPIPE
+   * (its message names the bytes of a partial record left, if any).
+   *
+   * @example
+   * ```ts
+   * xb.drainRecords(Sample, (batch) => { for (let i = 0; i < batch.length; i++) sum += batch.at(i).value; });
+   * ```
+   */
+  drainRecords<S extends Record<string, FieldType>>(layout: RecordLayout<S>, fn: (batch: RecordBatch<S>) => unknown): number {
+    const end = this.#inFast ?? this.#fast("inbound");
+    if (this.#closed) this.#check();
+    const size = layout.size;
+    const batch = this.#batchOf(layout);
+    const most = Math.floor(end.capacity / size) * size;
+    if (!most) throw new XBufError("EINVAL", `a ${size}-byte record does not fit a ${end.capacity}-byte ring`);
+    if (end.borrowed) throw busy("drainRecords");
+    let records = 0;
+    for (;;) {
+      const got = end.settle(most, true);
+      if (got < 0) {
+        if (records === 0) throw XBufError.fromErrno(got, "drainRecords");
+        return records;
+      }
+      const n = Math.floor(got / size);
+      if (n === 0) {
+        if (records !== 0) return records;
+        // got > 0: a part of a record. It stays a part if the producer is gone.
+        if (end.peerGone() && end.fill() < size) throw partialRecord("drainRecords", end.fill(), size);
+        end.countEagain();
+        return 0;
+      }
+      let more: unknown;
+      end.borrowed = true;
+      try {
+        more = fn(batch.reset(end.offset(), n));
+      } finally {
+        end.borrowed = false;
+      }
+      if (this.#closed) return records + n;
+      end.commit(n * size);
+      records += n;
+      if (more === false) return records;
+    }
+  }
+
+  /** The one RecordBatch per layout over the inbound ring. */
+  #batchOf<S extends Record<string, FieldType>>(layout: RecordLayout<S>): RecordBatch<S> {
+    let batch = this.#batches.get(layout) as RecordBatch<S> | undefined;
+    if (!batch) {
+      batch = new RecordBatch(layout, this.#in!.view);
+      this.#batches.set(layout, batch as never);
+    }
+    return batch;
   }
 
   /**
    * Batches of whole fixed-size records, read in place from the ring.
    * Each step yields the same RecordBatch object, over every complete
    * record available; records are consumed when the loop steps on.
+   * Fields are read through accessors generated for the layout (typed
+   * arrays at computed indices when the records are aligned).
+   *
+   * The iteration ends when the producer has let go (or died) and every
+   * whole record it published was yielded. If it went in the middle of a
+   * record, the next step throws XBufError EPIPE instead, saying how many
+   * bytes of the partial record are left; they stay in the ring.
    *
    * @example
    * ```ts
@@ -528,29 +771,41 @@ export class XBuf {
     const size = layout.size;
     if (size > ring.capacity) throw new XBufError("EINVAL", `a ${size}-byte record does not fit a ${ring.capacity}-byte ring`);
     const maxRecords = Math.max(1, Math.min(options.max ?? Infinity, Math.floor(ring.capacity / size)));
-    const batch = new RecordBatch(layout, ring.view);
+    const end = this.#fast("inbound");
+    const batch = this.#batchOf(layout);
+    let held = 0;
     try {
       for (;;) {
-        const got = this.#lib.xbuf_read_begin(this.#fd, maxRecords * size, C.XBUF_NONBLOCK, this.#slotAddress);
-        if (got === -C.EAGAIN) {
-          if (await this.#waitUnlessGone(C.XBUF_POLLIN, size)) continue;
-          return;
-        }
-        if (got === -C.EPIPE) return;
-        check(got, "recordBatches");
+        if (end.borrowed) throw busy("recordBatches");
+        const got = end.settle(maxRecords * size, true);
+        if (got < 0) return;
         const records = Math.floor(got / size);
         if (!records) {
-          // A record still being written: wait for the rest of it.
-          this.#lib.xbuf_read_end(this.#fd, 0);
+          if (got === 0) end.countEagain();
+          // A part of a record, and a producer gone: it never completes, and
+          // readiness would answer "ready" for it forever (a busy loop).
+          else if (end.peerGone()) {
+            const left = end.fill();
+            if (left < size) throw partialRecord("recordBatches", left, size);
+            continue; // the rest came before it let go
+          }
+          // Empty, or a record still being written: wait for the rest of it.
           if (await this.#waitUnlessGone(C.XBUF_POLLIN, size)) continue;
           return;
         }
-        this.#heldIn = records * size;
-        yield batch.reset(this.#offset(ring), records);
-        this.#releaseIn(records * size);
+        held = records * size;
+        end.borrowed = true;
+        yield batch.reset(end.offset(), records);
+        end.borrowed = false;
+        held = 0;
+        if (this.#closed) return;
+        end.commit(records * size);
       }
     } finally {
-      this.#releaseIn(this.#heldIn);
+      if (held) {
+        end.borrowed = false;
+        if (!this.#closed) end.commit(held);
+      }
     }
   }
 
@@ -614,10 +869,7 @@ export class XBuf {
    */
   close(): void {
     if (this.#closed) return;
-    // Return outstanding borrows first: their locks belong to this thread.
-    if (this.#heldIn) this.#lib.xbuf_read_end(this.#fd, this.#heldIn);
-    if (this.#heldOut) this.#lib.xbuf_write_end(this.#fd, 0);
-    this.#heldIn = this.#heldOut = 0;
+    // A view still held is not consumed: the fast path's ends go back to C with the fd.
     this.#closed = true;
     unclosed.unregister(this);
     this.#lib.xbuf_close(this.#fd);
@@ -655,12 +907,14 @@ export class XBuf {
     });
   }
 
-  /** Poll readiness for up to spinUs µs (xbuf_poll with no timeout: no counters, no syscall). */
+  /** Poll readiness for up to spinUs µs, in TypeScript over the mapping (no FFI call, no counters). */
   #spin(events: number, count: number): boolean {
     if (!this.#spinUs || this.#waiters.length) return false;
+    const end = events === C.XBUF_POLLIN ? this.#inFast : events === C.XBUF_POLLOUT ? this.#outFast : null;
+    if (!end) return false;
     const deadline = performance.now() + this.#spinUs / 1000;
     do {
-      if (this.#lib.xbuf_poll(this.#fd, events, count, 0) > 0) return true;
+      for (let i = 0; i < 64; i++) if (end.settle(count, false) !== 0) return true;
     } while (performance.now() < deadline);
     return false;
   }

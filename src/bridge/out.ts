@@ -95,7 +95,9 @@ function rawLayout(size: number): RecordLayout<Record<string, never>> & { dv: Da
   const layout = {
     size,
     offsets: {},
+    alignment: 1,
     dv: null as DataView | null,
+    typedCursor: () => null,
     cursor(view: DataView) {
       layout.dv = view;
       return { offset: 0 } as never;

@@ -12,21 +12,16 @@
 import { dlopen, ptr, read, toArrayBuffer, CString, type FFIFunction } from "bun:ffi";
 import { closeSync } from "node:fs";
 import { symbols } from "./symbols.ts";
-import type { Bound, Native, SymbolTable } from "./native.ts";
+import { bindOnce, type Bound, type Native, type SymbolTable } from "./native.ts";
 
 export function loadBun(path: string): Native {
   // The types come from native.ts's mapping of the table; "i64_fast" (a
   // number when it fits) is a Bun type its typings spell only as an enum.
   const open = <T extends SymbolTable>(table: T): Bound<T> =>
     dlopen(path, table as unknown as Record<keyof T, FFIFunction>).symbols as unknown as Bound<T>;
-  const bound = new Map<SymbolTable, unknown>();
   return {
     lib: open(symbols),
-    bind: <T extends SymbolTable>(table: T): Bound<T> => {
-      let lib = bound.get(table) as Bound<T> | undefined;
-      if (!lib) bound.set(table, (lib = open(table)));
-      return lib;
-    },
+    bind: bindOnce(open),
     addressOf: (view) => ptr(view as Uint8Array) as unknown as number,
     readPointer: (address) => read.ptr(address as never) as number,
     // Memory stays owned by libxbuf: the binding keeps it mapped while any such buffer lives.

@@ -26,7 +26,7 @@
  */
 import { Socket } from "node:net";
 import { symbols } from "./symbols.ts";
-import type { Bound, CType, Native, Signature, SymbolTable } from "./native.ts";
+import { bindOnce, type Bound, type CType, type Native, type Signature, type SymbolTable } from "./native.ts";
 
 /** The part of Deno's FFI this adapter uses (Deno's own types stay out of the Bun-typed build). */
 type DenoType = "i32" | "u32" | "u64" | "i64" | "usize" | "void";
@@ -153,15 +153,10 @@ export function loadDeno(path: string): Native {
     if (!p) throw new Error("xbuf: NULL pointer");
     return p;
   };
-  const bound = new Map<SymbolTable, unknown>();
   const readers = new Map<number, NotifyReader>();
   return {
     lib: open(symbols),
-    bind: <T extends SymbolTable>(table: T): Bound<T> => {
-      let lib = bound.get(table) as Bound<T> | undefined;
-      if (!lib) bound.set(table, (lib = open(table)));
-      return lib;
-    },
+    bind: bindOnce(open),
     addressOf: (view) => Number(D.UnsafePointer.value(D.UnsafePointer.of(view))),
     readPointer: (address) => Number(new D.UnsafePointerView(pointer(address)).getBigUint64()),
     // No copy, no deleter: the memory stays libxbuf's, and the binding keeps it

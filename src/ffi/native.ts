@@ -54,6 +54,19 @@ export type CFunction<S extends Signature> = (...args: Args<S["args"]>) => Retur
 /** The functions of a symbol table, as a runtime adapter binds them. */
 export type Bound<T extends SymbolTable> = { readonly [K in keyof T]: CFunction<T[K]> };
 
+/**
+ * Native.bind() of an adapter: each table opened once with the adapter's
+ * `open`, the same object on every later call.
+ */
+export function bindOnce(open: <T extends SymbolTable>(table: T) => Bound<T>): <T extends SymbolTable>(table: T) => Bound<T> {
+  const bound = new Map<SymbolTable, unknown>();
+  return <T extends SymbolTable>(table: T): Bound<T> => {
+    let lib = bound.get(table) as Bound<T> | undefined;
+    if (!lib) bound.set(table, (lib = open(table)));
+    return lib;
+  };
+}
+
 /** The core calls of libxbuf (symbols.ts). */
 export type NativeLib = Bound<typeof symbols>;
 

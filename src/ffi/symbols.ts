@@ -42,6 +42,14 @@ export const symbols = {
   xbuf_map_release: { args: ["ptr"], returns: "void" },
   // int xbuf_backend(int fd)
   xbuf_backend: { args: ["i32"], returns: "i32" },
+  // int xbuf_fast_claim(int fd, int events)
+  xbuf_fast_claim: { args: ["i32", "i32"], returns: "i32" },
+  // int xbuf_wake(int fd, int events)
+  xbuf_wake: { args: ["i32", "i32"], returns: "i32" },
+  // int xbuf_peer_gone(int fd, int events)
+  xbuf_peer_gone: { args: ["i32", "i32"], returns: "i32" },
+  // const uint32_t *xbuf_wake_word(void)
+  xbuf_wake_word: { args: [], returns: "ptr" },
 } as const satisfies SymbolTable;
 
 /** Constants of xbuf.h. */
@@ -58,6 +66,8 @@ export const C = {
   XBUF_POLLOUT: 0x4,
   EAGAIN: 11,
   EPIPE: 32,
+  EBUSY: 16,
+  EINVAL: 22,
   XBUF_MAX_RING_SIZE: 2 ** 30,
   XBUF_NAME_MAX: 63,
 } as const;

@@ -73,6 +73,17 @@ int main(void)
 	SHM_RING_INFO(xbuf_shm_info, ring[1].);
 	end();
 
+	STRUCT(xbuf_shm_endpoint);
+	FIELD(xbuf_shm_endpoint, , pos);
+	FIELD(xbuf_shm_endpoint, , seq);
+	FIELD(xbuf_shm_endpoint, , waiters);
+	FIELD(xbuf_shm_endpoint, , owner);
+	FIELD(xbuf_shm_endpoint, , wanted);
+	FIELD(xbuf_shm_endpoint, , ops);
+	FIELD(xbuf_shm_endpoint, , eagain);
+	FIELD(xbuf_shm_endpoint, , wakeups);
+	end();
+
 	STRUCT(xbuf_rings);
 	FIELD(xbuf_rings, , ifill);
 	FIELD(xbuf_rings, , isize);

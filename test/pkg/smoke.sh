@@ -143,7 +143,8 @@ EOF
 		# The CLI from the package, under Deno: its deno condition is the built JS.
 		# (stdout only: other processes' elements in /dev/shm may draw warnings on stderr)
 		out=$(sandbox "$app" timeout 60 deno run -A cli.mjs ls 2>"$W/cli.err")
-		echo "$out" | grep -qx "NAME  BACKEND  INBOUND  OUTBOUND" && ok "$tool install, deno: xbuf/cli ls" || { { echo "$out"; cat "$W/cli.err"; } >"$W/run.log"; ko "$tool install, deno: xbuf/cli ls" "$W/run.log"; }
+		# The header first; other processes' public elements may follow (a shared /dev/shm).
+		echo "$out" | head -1 | grep -qE "^NAME +BACKEND +INBOUND +OUTBOUND$" && ok "$tool install, deno: xbuf/cli ls" || { { echo "$out"; cat "$W/cli.err"; } >"$W/run.log"; ko "$tool install, deno: xbuf/cli ls" "$W/run.log"; }
 	fi
 done
 # No package for this machine: the error names the paths and XBUF_LIBRARY.

@@ -133,10 +133,10 @@ export function spawn(cmd: string[], options: { stdin?: "ignore" | "pipe" | Uint
   };
 }
 
-/** Run `cmd` to its end: exit code, stdout and stderr as text. */
-export function spawnSync(cmd: string[], options: { cwd?: string } = {}): { code: number; stdout: string; stderr: string } {
-  const r = spawnChildSync(cmd[0]!, cmd.slice(1), { cwd: options.cwd, encoding: "utf8", maxBuffer: 64 << 20 });
-  if (r.error) throw r.error;
+/** Run `cmd` to its end (or SIGKILL after timeoutMs: code 128): exit code, stdout and stderr as text. */
+export function spawnSync(cmd: string[], options: { cwd?: string; timeoutMs?: number } = {}): { code: number; stdout: string; stderr: string } {
+  const r = spawnChildSync(cmd[0]!, cmd.slice(1), { cwd: options.cwd, encoding: "utf8", maxBuffer: 64 << 20, timeout: options.timeoutMs, killSignal: "SIGKILL" });
+  if (r.error && !(options.timeoutMs && r.signal)) throw r.error;
   return { code: r.status ?? 128, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -150,6 +150,26 @@ describe.skipIf(!HAVE_KERNEL)("kernel backend", () => {
   });
 });
 
+describe.skipIf(!HAVE_KERNEL)("the fast path on the kernel's read-only pages", () => {
+  test("readiness and commits hot enough for the optimizing JIT: the driver page is only read (no SIGBUS)", () => {
+    // JSC's DFG/FTL compile Atomics.load to a lock cmpxchg: a store into the
+    // read-only driver page, SIGBUS from the module's pfn_mkwrite. src/fast.ts reads it plainly.
+    using xb = XBuf.create({ inbound: 4096, outbound: 4096 });
+    expect(xb.backend).toBe("kernel");
+    const Rec = defineRecord({ a: "u32", b: "u32" });
+    const msg = new Uint8Array(32);
+    let empty = 0;
+    let written = 0;
+    for (let i = 0; i < 50_000; i++) {
+      if (xb.tryRead(32) === null) empty++;
+      if (xb.tryWrite(msg)) written++;
+      if (xb.drainRecords(Rec, () => {}) === 0) empty++;
+    }
+    expect(empty).toBe(100_000);
+    expect(written).toBe(4096 / 32);
+  });
+});
+
 describe.skipIf(!HAVE_KERNEL)("xbuf ls on the kernel", () => {
   test("public kernel elements are listed beside the user-space ones", async () => {
     const { listElements } = await import("../../src/cli/ls.ts");

@@ -4,8 +4,8 @@
  * fixed-size records read in place.
  */
 import { describe, expect, test } from "vitest";
-import { XBuf, defineRecord } from "../../src/index.ts";
-import { Driver, Pattern, spawnPeer, uniqueName, sleep, O_NONBLOCK } from "./helpers.ts";
+import { XBuf, XBufError, defineRecord } from "../../src/index.ts";
+import { Driver, Pattern, ROOT, runTs, spawnPeer, spawnSync, uniqueName, sleep, O_NONBLOCK } from "./helpers.ts";
 
 describe("semantics", () => {
   test("read(n) waits for exactly n bytes across several driver writes", async () => {
@@ -205,5 +205,49 @@ describe("records", () => {
     }
     expect(seen).toBe(total);
     drv.put();
+  });
+});
+
+describe("records when the producer lets go inside a record", () => {
+  const run = (mode: string) => {
+    const r = spawnSync(runTs(`${ROOT}test/ts/fixtures/partial-record.ts`, mode), { timeoutMs: 20_000 });
+    expect(r.code, `exit code (128: killed after 20 s, a busy loop): ${r.stderr.slice(-500)}`).toBe(0);
+    return JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { seen: number[]; error: { code: string; message: string } | null; left: number };
+  };
+
+  test("recordBatches(): the whole records, then EPIPE naming the partial tail (left in the ring), not a busy loop", () => {
+    const r = run("partial");
+    expect(r.seen).toEqual([100, 101]);
+    expect(r.error?.code).toBe("EPIPE");
+    expect(r.error?.message).toMatch(/left 5 bytes of a partial 16-byte record/);
+    expect(r.left).toBe(5);
+  }, 30_000);
+
+  test("recordBatches(): a record completed before the producer went ends the iteration cleanly", () => {
+    const r = run("completed");
+    expect(r.seen).toEqual([100, 101, 0]);
+    expect(r.error).toBe(null);
+    expect(r.left).toBe(0);
+  }, 30_000);
+
+  test("drainRecords(): the whole records, then EPIPE naming the partial tail instead of 0 for ever", () => {
+    const Rec = defineRecord({ a: "u32", b: "u32", c: "f64" });
+    using xb = XBuf.create({ inbound: 4096, outbound: 0 });
+    const drv = new Driver(xb.fd);
+    drv.write(new Uint8Array(2 * Rec.size + 5));
+    expect(xb.drainRecords(Rec, () => {})).toBe(2);
+    expect(xb.drainRecords(Rec, () => {})).toBe(0); // alive: a record is being written
+    drv.put();
+    let err: unknown;
+    try {
+      xb.drainRecords(Rec, () => {});
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(XBufError);
+    expect((err as XBufError).code).toBe("EPIPE");
+    expect((err as XBufError).message).toMatch(/left 5 bytes of a partial 16-byte record/);
+    expect(xb.tryRead(5)?.length).toBe(5); // the tail is still there to read
+    expect(() => xb.drainRecords(Rec, () => {})).toThrow(/EPIPE/);
   });
 });

@@ -306,4 +306,18 @@ static inline long kt_kio_ns(int st, unsigned long cmd, void *buf, size_t n,
 	return r;
 }
 
+/* One byte over a pipe between a test and its child: a step of a handshake. */
+static inline void kt_say(int fd, char c)
+{
+	CHECK_EQ(write(fd, &c, 1), 1);
+}
+
+static inline char kt_hear(int fd)
+{
+	char c = 0;
+
+	CHECK_EQ(read(fd, &c, 1), 1);
+	return c;
+}
+
 #endif /* KT_H */

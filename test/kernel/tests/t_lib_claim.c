@@ -13,19 +13,6 @@
 
 static int up[2], down[2];
 
-static void say(int fd, char c)
-{
-	CHECK_EQ(write(fd, &c, 1), 1);
-}
-
-static char hear(int fd)
-{
-	char c = 0;
-
-	CHECK_EQ(read(fd, &c, 1), 1);
-	return c;
-}
-
 static void second(void)
 {
 	unsigned char buf[8];
@@ -40,8 +27,8 @@ static void second(void)
 	CHECK_ERRNO(write(raw, "b", 1), EBUSY);
 	/* The inbound consumer end is free: EAGAIN (empty), not EBUSY. */
 	CHECK_ERRNO(xbuf_read(fd, buf, 1), EAGAIN);
-	say(up[1], '1');
-	CHECK_EQ(hear(down[0]), 'g');	/* the first one closed */
+	kt_say(up[1], '1');
+	CHECK_EQ(kt_hear(down[0]), 'g');	/* the first one closed */
 	CHECK_EQ(xbuf_write(fd, "c", 1), 1);
 	/* Now ours: the raw fd is in this process, it may write too. */
 	CHECK_EQ(write(raw, "d", 1), 1);
@@ -98,9 +85,9 @@ int main(void)
 	}
 	close(up[1]);	/* a child that fails: EOF, not a hang */
 	close(down[0]);
-	CHECK_EQ(hear(up[0]), '1');
+	CHECK_EQ(kt_hear(up[0]), '1');
 	CHECK_EQ(xbuf_close(fd), 0);	/* the last mapping of ours goes: so does the claim */
-	say(down[1], 'g');
+	kt_say(down[1], 'g');
 	CHECK_EQ(waitpid(pid, &status, 0), pid);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	CHECK_EQ(kt_kread(st, buf, 3, XBUF_KIO_NONBLOCK), 3);

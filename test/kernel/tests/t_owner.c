@@ -15,19 +15,6 @@
 
 static int to_parent[2], to_child[2];
 
-static void say(int fd, char c)
-{
-	CHECK_EQ(write(fd, &c, 1), 1);
-}
-
-static char hear(int fd)
-{
-	char c = 0;
-
-	CHECK_EQ(read(fd, &c, 1), 1);
-	return c;
-}
-
 /* The owner: create, map, talk to the (root) driver end, wait. */
 static void owner(void *arg)
 {
@@ -60,8 +47,8 @@ static void owner(void *arg)
 	fd2 = kt_create_ok(4096, 0, 0, NULL);
 	close(fd2);
 
-	say(to_parent[1], 'c');		/* created: the driver end may bind */
-	CHECK_EQ(hear(to_child[0]), 'w');	/* it wrote 16 bytes */
+	kt_say(to_parent[1], 'c');		/* created: the driver end may bind */
+	CHECK_EQ(kt_hear(to_child[0]), 'w');	/* it wrote 16 bytes */
 	CHECK_EQ(read(fd, buf, 16), 16);
 	CHECK(kt_same(buf, 16, 3));
 	/* Zero-copy out: write through the mapping, then write(2). */
@@ -69,8 +56,8 @@ static void owner(void *arg)
 	memcpy(m.data[XBUF_OUTBOUND], buf, 8);
 	__atomic_store_n(&m.app->prod.pos, 8, __ATOMIC_RELEASE);
 	CHECK_EQ(write(fd, buf, 8), 8);
-	say(to_parent[1], 'r');
-	CHECK_EQ(hear(to_child[0]), 'q');	/* the other uid was refused */
+	kt_say(to_parent[1], 'r');
+	CHECK_EQ(kt_hear(to_child[0]), 'q');	/* the other uid was refused */
 	close(fd);
 	_exit(0);
 }
@@ -142,15 +129,15 @@ int main(void)
 		owner(NULL);
 	close(to_parent[1]);	/* a child that fails: EOF, not a hang */
 	close(to_child[0]);
-	CHECK_EQ(hear(to_parent[0]), 'c');
+	CHECK_EQ(kt_hear(to_parent[0]), 'c');
 	/* Root is the driver end. */
 	fd = open("/dev/xbuf/t_owner", O_RDWR);
 	CHECK(fd >= 0);
 	st_fd = kt_bind(fd);
 	kt_fill(buf, 16, 3);
 	CHECK_EQ(kt_kwrite(st_fd, buf, 16, 0), 16);
-	say(to_child[1], 'w');
-	CHECK_EQ(hear(to_parent[0]), 'r');
+	kt_say(to_child[1], 'w');
+	CHECK_EQ(kt_hear(to_parent[0]), 'r');
 	CHECK_EQ(kt_kread(st_fd, buf, 16, 0), 16);
 	CHECK(kt_same(buf, 8, 5) && kt_same(buf + 8, 8, 5));
 	/* The other uid, while the owner's element lives. */
@@ -162,7 +149,7 @@ int main(void)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	status = kt_in_child(outsider, NULL);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	say(to_child[1], 'q');
+	kt_say(to_child[1], 'q');
 	CHECK_EQ(waitpid(pid, &status, 0), pid);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	close(st_fd);
