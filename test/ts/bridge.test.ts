@@ -142,6 +142,7 @@ describe("bridge out", () => {
       const parts = i % 10 === 9 ? [f.subarray(0, 3), f.subarray(3)] : [f];
       for (const p of parts) while (drv.write(p, O_NONBLOCK) === EAGAIN) await sleep(1);
     }
+    drv.shutdown(); // the end of the stream (a put alone never ends it: EVL)
     drv.put();
     const r = await finish(out);
     expect(r.stderr).toBe("");
@@ -186,7 +187,8 @@ describe("bridge out", () => {
       }
       const last = bridge(["out", name, "--subject", subject, "--record", "24", "--window", "64"]);
       await producing;
-      drv.put();
+      drv.shutdown(); // the end of the stream (a put alone never ends it: EVL)
+    drv.put();
       expect((await finish(last)).code).toBe(0);
     } finally {
       stop = true;
@@ -250,6 +252,7 @@ describe("bridge out", () => {
       server.resume();
     }
     void pattern;
+    drv.shutdown(); // the end of the stream (a put alone never ends it: EVL)
     drv.put();
     expect((await finish(out)).code).toBe(0);
     const got = await readAll(stream);
@@ -270,6 +273,7 @@ describe("bridge out", () => {
     out.kill("SIGINT");
     expect(await finish(out)).toEqual({ code: 0, stdout: "", stderr: "" });
     drv.write(p.take(240), O_NONBLOCK);
+    drv.shutdown(); // the end of the stream (a put alone never ends it: EVL)
     drv.put();
     expect((await finish(bridge(["out", name, "--subject", subject, "--record", "24"]))).code).toBe(0);
     checkCover(await readAll(stream), 480, { ordered: true, size: 24 });
@@ -354,6 +358,7 @@ describe("errors: a clear message, exit 1", () => {
     using xb2 = XBuf.create({ inbound: 4096, outbound: 0, name: `/${name2}` });
     const drv = new Driver(xb2.fd);
     drv.write(new Pattern().take(48), O_NONBLOCK);
+    drv.shutdown(); // the end of the stream (a put alone never ends it: EVL)
     drv.put();
     const r3 = await finish(bridge(["out", name2, "--subject", `nomatch.${st}`, "--stream", st, "--create", "--record", "24"]));
     expect(r3).toEqual({ code: 0, stdout: "", stderr: "" });
@@ -367,6 +372,7 @@ describe("errors: a clear message, exit 1", () => {
     using xb = XBuf.create({ inbound: 4096, outbound: 0, name: `/${name}` });
     const drv = new Driver(xb.fd);
     drv.write(new Uint8Array(100), O_NONBLOCK);
+    drv.shutdown(); // the end of the stream (a put alone never ends it: EVL)
     drv.put();
     const r = await finish(bridge(["out", name, "--subject", subject, "--record", "24"]));
     expect(r.code).toBe(1);

@@ -237,6 +237,7 @@ describe("records when the producer lets go inside a record", () => {
     drv.write(new Uint8Array(2 * Rec.size + 5));
     expect(xb.drainRecords(Rec, () => {})).toBe(2);
     expect(xb.drainRecords(Rec, () => {})).toBe(0); // alive: a record is being written
+    drv.shutdown(); // the producer ends the stream
     drv.put();
     let err: unknown;
     try {
