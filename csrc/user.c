@@ -650,10 +650,14 @@ static void test_sleep_delay(void)
  * user_wait_token(), read before the caller's last check of the ring, so
  * nothing in between is missed. Returns 0 to re-check, or -EPIPE, -EBADF, -EINTR, -ETIMEDOUT.
  */
+#define UNOWNED_RECHECK_MS	100
+
 static int user_sleep(struct xb_handle *h, const struct xb_sleep_on *on, int n,
 		      uint32_t gen, const struct timespec *deadline)
 {
 	struct futex_waitv w[XB_SLEEP_MAX + 1];
+	struct timespec cap;
+	bool unowned = false;
 	int i;
 
 	memset(w, 0, sizeof(*w) * (size_t)(n + 1));
@@ -663,6 +667,7 @@ static int user_sleep(struct xb_handle *h, const struct xb_sleep_on *on, int n,
 	for (i = 0; i < n; i++) {
 		if (user_peer_gone(on[i].end))
 			return -EPIPE;
+		unowned |= !load_acquire(&on[i].peer->owner);
 		w[i].uaddr = (uintptr_t)on[i].seq;
 		w[i].val = on[i].val;
 		w[i].flags = FUTEX_32;	/* shared: the word lives in a MAP_SHARED mapping */
@@ -670,6 +675,26 @@ static int user_sleep(struct xb_handle *h, const struct xb_sleep_on *on, int n,
 	w[n].uaddr = (uintptr_t)&xb_local_gen;
 	w[n].val = gen;
 	w[n].flags = FUTEX_32 | FUTEX_PRIVATE_FLAG;
+	/*
+	 * A peer end never held has no owner to watch: a process that claims
+	 * it and dies between storing its pid and bumping seq (user_claim())
+	 * would leave us asleep for ever, its death told to nobody. Then look
+	 * again every UNOWNED_RECHECK_MS (test/reliability/c/crash.c found it;
+	 * test/c/t_claim_death.c). A watched owner costs nothing more.
+	 */
+	if (unowned) {
+		clock_gettime(CLOCK_MONOTONIC, &cap);
+		cap.tv_nsec += UNOWNED_RECHECK_MS * 1000000L;
+		if (cap.tv_nsec >= 1000000000L) {
+			cap.tv_sec++;
+			cap.tv_nsec -= 1000000000L;
+		}
+		if (deadline && (deadline->tv_sec < cap.tv_sec ||
+				 (deadline->tv_sec == cap.tv_sec && deadline->tv_nsec <= cap.tv_nsec)))
+			unowned = false;	/* the caller's deadline comes first */
+		else
+			deadline = &cap;
+	}
 
 	if (syscall(SYS_futex_waitv, w, n + 1, 0, deadline, CLOCK_MONOTONIC) >= 0)
 		return 0;
@@ -679,7 +704,7 @@ static int user_sleep(struct xb_handle *h, const struct xb_sleep_on *on, int n,
 	case EINTR:
 		return -EINTR;
 	case ETIMEDOUT:
-		return -ETIMEDOUT;
+		return unowned ? 0 : -ETIMEDOUT;	/* our own cap: re-check */
 	default:
 		return -errno;
 	}
