@@ -74,13 +74,14 @@ fuzz() { # seconds|runs
 	work=$(mktemp -d /tmp/xbuf-fuzz.XXXXXX)
 	cp "$corpus"/* "$work"/ 2>/dev/null
 	# The oracle's own check: a model without the drain rule must be caught in 30 s.
-	if XBUF_SPIN_US=0 "$OUT/fuzz_mutant" -max_total_time=30 -max_len=512 "$work" > "$OUT/fuzz-mutant.log" 2>&1; then
+	if XBUF_SPIN_US=0 "$OUT/fuzz_mutant" -max_total_time=30 -max_len=512 -artifact_prefix="$OUT/mutant-" "$work" > "$OUT/fuzz-mutant.log" 2>&1; then
 		echo "fuzz: the mutant model went unnoticed"; echo "fuzz: 0 passed, 1 failed"; return 1
 	fi
 	echo "fuzz: the mutant model was caught ($(grep -m1 'fuzz_xbuf:' "$OUT/fuzz-mutant.log"))"
 	rm -rf "$work" && work=$(mktemp -d /tmp/xbuf-fuzz.XXXXXX) && cp "$corpus"/* "$work"/ 2>/dev/null
-	XBUF_SPIN_US=0 "$OUT/fuzz_xbuf" -max_len=512 -print_final_stats=1 "$@" "$work" 2>&1 | grep -vE '^#[0-9]+.*(NEW|REDUCE|pulse)' | tail -n 25
-	local rc=${PIPESTATUS[0]}
+	XBUF_SPIN_US=0 "$OUT/fuzz_xbuf" -max_len=512 -print_final_stats=1 -artifact_prefix="$OUT/fuzz-" "$@" "$work" > "$OUT/fuzz-run.log" 2>&1
+	local rc=$?
+	grep -aE 'fuzz_xbuf: op|ERROR|SUMMARY|Test unit written|stat::|^Done' "$OUT/fuzz-run.log" | head -n 20
 	rm -rf "$work"
 	[ "$rc" -eq 0 ] && echo "fuzz: 1 passed, 0 failed" || echo "fuzz: 0 passed, 1 failed"
 	return "$rc"

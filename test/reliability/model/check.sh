@@ -14,11 +14,11 @@ run() { # expect(ok|error) defines...
 	local expect=$1 out
 	shift
 	(cd "$work" && rm -f pan* ./*.trail && spin -a "$@" xbuf.pml >/dev/null &&
-		gcc -O2 -DSAFETY -DCOLLAPSE -DMEMLIM=${XBUF_SPIN_MEMLIM:-1024} -w -o pan pan.c) || { echo "FAIL spin $*: build"; fail=$((fail + 1)); return; }
+		gcc -O2 -DSAFETY -DCOLLAPSE -DMEMLIM=${XBUF_SPIN_MEMLIM:-$([ $full = 1 ] && echo 6144 || echo 1024)} -w -o pan pan.c) || { echo "FAIL spin $*: build"; fail=$((fail + 1)); return; }
 	out=$(cd "$work" && ./pan -m200000 2>&1)
 	local errs states
 	errs=$(echo "$out" | sed -n 's/.*errors: \([0-9]*\).*/\1/p')
-	states=$(echo "$out" | sed -n 's/^ *\([0-9]*\) states, stored.*/\1/p')
+	states=$(echo "$out" | sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p')
 	if [ "$expect" = ok ] && [ "$errs" = 0 ] && ! echo "$out" | grep -q "Search not completed"; then
 		echo "PASS spin $* ($states states, complete, 0 errors)"; pass=$((pass + 1))
 	elif [ "$expect" = error ] && [ -n "$errs" ] && [ "$errs" != 0 ]; then
