@@ -153,7 +153,8 @@ static void unref_locked(struct xb_peer_ref *ref)
 	struct xb_watched *w = ref->w, **pp;
 
 	ref->w = NULL;
-	ref->owner = 0;
+	/* atomic: xb_peer_unref() reads it without the lock, from another thread of the end */
+	__atomic_store_n(&ref->owner, 0, __ATOMIC_RELAXED);
 	if (!w || ref->epoch != watch.epoch || --w->refs)
 		return;
 	for (pp = &watch.list; *pp; pp = &(*pp)->next)
@@ -242,7 +243,7 @@ bool xb_peer_dead(struct xb_peer_ref *ref, uint32_t owner, const uint32_t *word,
 	if (ref->epoch != watch.epoch) {
 		/* Forked since: the entry was the parent's. */
 		ref->w = NULL;
-		ref->owner = 0;
+		__atomic_store_n(&ref->owner, 0, __ATOMIC_RELAXED);
 		ref->epoch = watch.epoch;
 	}
 	if (ref->w && ref->owner == owner) {
