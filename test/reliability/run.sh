@@ -73,7 +73,7 @@ fuzz() { # seconds|runs
 	local corpus=test/reliability/fuzz/corpus work
 	work=$(mktemp -d /tmp/xbuf-fuzz.XXXXXX)
 	cp "$corpus"/* "$work"/ 2>/dev/null
-	# The oracle's own check: a model without the drain rule must be caught in 30 s.
+	# The oracle's own check: a model off by one at a full ring must be caught in 30 s.
 	if XBUF_SPIN_US=0 "$OUT/fuzz_mutant" -max_total_time=30 -max_len=512 -artifact_prefix="$OUT/mutant-" "$work" > "$OUT/fuzz-mutant.log" 2>&1; then
 		echo "fuzz: the mutant model went unnoticed"; echo "fuzz: 0 passed, 1 failed"; return 1
 	fi

@@ -8,7 +8,7 @@
  *            with zero-copy borrows (xbuf_read_begin/xbuf_read_end);
  *   outbound: T application threads write random runs of 32-byte records
  *            (xbuf_write), T driver threads read random runs of them
- *            (blocking evl_read_xbuf).
+ *            (non-blocking evl_read_xbuf, one record blocking when empty).
  * A record carries its writer, its sequence number, its length and a
  * checksum: at the end each consumer side's per-writer counts and sums of
  * sequence numbers must match what was written (0 lost, 0 duplicated) and
@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -135,10 +136,18 @@ static void *drv_reader(void *arg)
 
 	for (;;) {
 		size_t want = OREC * (1 + xs(&rs) % 64);
-		ssize_t n = evl_read_xbuf(drv, buf, want, 0);
+		/*
+		 * Random runs without waiting, else one record blocking: a
+		 * blocking read of a run would wait for all of it (EVL), and
+		 * the tail the application leaves must drain before it leaves.
+		 */
+		ssize_t n = evl_read_xbuf(drv, buf, want, O_NONBLOCK);
+
+		if (n == -EAGAIN)
+			n = evl_read_xbuf(drv, buf, OREC, 0);
 
 		if (n <= 0)
-			break;	/* EPIPE: the application let go, all read */
+			break;	/* EIDRM: the application left (after we drained: main waits for it) */
 		for (ssize_t off = 0; off < n; off += OREC)
 			if (take_rec(buf + off, OREC, &w->t) != OREC)
 				w->t.corrupt++;
@@ -371,7 +380,19 @@ int main(int argc, char **argv)
 		in_t.bytes += w[nthreads + i].t.bytes;
 		in_t.corrupt += w[nthreads + i].t.corrupt;
 	}
-	/* ... then our handle goes: the driver's readers drain outbound, then EPIPE, and it reports. */
+	/*
+	 * ... then, once the driver's readers took all we wrote (EVL: the
+	 * application leaving makes every driver call EIDRM at once, unread
+	 * bytes and all), our handle goes: they get EIDRM, and it reports.
+	 */
+	for (;;) {
+		struct xbuf_rings rg;
+
+		CHECK_EQ(xbuf_rings(app_fd, &rg), 0);
+		if (!rg.ofill)
+			break;
+		usleep(1000);
+	}
 	xbuf_close(app_fd);
 	CHECK(read_all(fromchild[0], drv_t, sizeof(struct tally) * (size_t)nthreads) == (ssize_t)(sizeof(struct tally) * (size_t)nthreads));
 	waitpid(pid, NULL, 0);

@@ -11,8 +11,10 @@
  * of at most `capacity` bytes; reads of count > capacity are EINVAL unless
  * non-blocking; a blocking read completes with count bytes (we only issue
  * one when the model says it completes at once: one thread); writes are
- * all or nothing; the peer's ends let go (its last handle went) make a
- * consumer drain then EPIPE and a producer without room EPIPE; a borrow
+ * all or nothing; count 0 returns 0 before any other check; the
+ * application side gone (its last fd closed: issue 9) makes every driver
+ * call EIDRM; the driver's last reference going does not end the stream
+ * (the application waits: EAGAIN); a borrow
  * holds its end (the same thread gets EBUSY); commits publish/consume a
  * prefix of the borrow. Ends are claimed on first use and released when
  * the last handle of their side goes, as docs/ABI.md says: the model
@@ -70,6 +72,7 @@ static struct model {
 	char name[40];
 	int closed_fd;			/* a number we closed, for EBADF, -1 none */
 	bool nonblock[MAXFD];		/* O_NONBLOCK on the fd */
+	bool creator_gone;		/* the creator (this process) closed its last fd once */
 } m;
 
 static int opno;
@@ -135,6 +138,18 @@ static void side_release(int side)
 	}
 }
 
+/*
+ * Has the application side left, for the driver end of ring r? Its
+ * creator closed its last fd (the creator word) and no process holds the
+ * app end of r (issue 9: until a process claims it again).
+ */
+static bool app_left(const struct ring *r)
+{
+	int app_role = r == &m.r[XBUF_INBOUND] ? 1 : 0;
+
+	return m.creator_gone && r->own[app_role] != HELD;
+}
+
 enum mode { BLOCK, NONBLOCK, NOWAIT };
 
 /* What a read of count on ring r in mode md returns: > 0 bytes, 0 (count 0), or -errno. */
@@ -142,42 +157,46 @@ static long long model_read(struct ring *r, size_t count, enum mode md, bool bus
 {
 	uint64_t f;
 
+	if (!count)
+		return 0;	/* before any other check (EVL) */
 	if (!r->cap)
 		return -ENOBUFS;
-	if (!count)
-		return 0;
 	if (count > r->cap && md != NONBLOCK)
 		return -EINVAL;
 	if (busy)
 		return -EBUSY;
 	claim(r, 1);
+	if (r == &m.r[XBUF_OUTBOUND] && app_left(r))
+		return -EIDRM;	/* the driver reads: the application side left */
 	f = fill(r);
 	if (f >= count)
 		return count;
 	if (f && md == NONBLOCK)
 		return f;
 	if (peer_gone(r, 1))
-#ifdef FUZZ_MUTANT	/* the oracle's own check (run.sh): a model without the drain must be caught */
-		return -EPIPE;
-#else
 		return f ? (long long)f : -EPIPE;
-#endif
 	return -EAGAIN;
 }
 
 static long long model_write(struct ring *r, size_t count, enum mode md, bool busy)
 {
 	(void)md;
-	if (!r->cap)
-		return -ENOBUFS;
 	if (!count)
 		return 0;
+	if (!r->cap)
+		return -ENOBUFS;
 	if (count > r->cap)
 		return -EINVAL;
 	if (busy)
 		return -EBUSY;
 	claim(r, 0);
+	if (r == &m.r[XBUF_INBOUND] && app_left(r))
+		return -EIDRM;	/* the driver writes: the application side left */
+#ifdef FUZZ_MUTANT	/* the oracle's own check (run.sh): a write that exactly fills must be caught */
+	if (r->cap - fill(r) > count)
+#else
 	if (r->cap - fill(r) >= count)
+#endif
 		return count;
 	return peer_gone(r, 0) ? -EPIPE : -EAGAIN;
 }
@@ -509,8 +528,12 @@ static void op_drv_put(void)
 		return;
 	evl_put_xbuf(m.drv[d]);
 	m.drv[d] = NULL;
-	if (--m.drv_refs == 0)
-		side_release(XBUF_SIDE_DRIVER);
+	/*
+	 * The last driver reference going does not end the stream (issue 9:
+	 * only evl_shutdown_xbuf() or a death does): the application keeps
+	 * waiting, and its writes EAGAIN, not EPIPE. Its ends stay as they are.
+	 */
+	m.drv_refs--;
 }
 
 static bool app_borrowing(void)
@@ -532,8 +555,10 @@ static void op_app_close(void)
 	for (int i = 0; i < MAXFD; i++)
 		if (m.fd[i] == m.closed_fd)
 			m.closed_fd = -1;
-	if (--m.app_refs == 0)
+	if (--m.app_refs == 0) {
 		side_release(XBUF_SIDE_APP);
+		m.creator_gone = true;
+	}
 }
 
 static void op_app_open(void)
@@ -545,8 +570,8 @@ static void op_app_open(void)
 	if (s == MAXFD || !m.public)
 		return;
 	fd = xbuf_open(m.name, XBUF_CLONE_USER);
-	if (m.creator < 0 || m.app_refs == 0) {
-		EXPECT(fd, -ENOENT, "xbuf_open after the creator closed");
+	if (m.app_refs == 0 && m.drv_refs == 0) {	/* openable while any fd or mapping lives (issue 9) */
+		EXPECT(fd, -ENOENT, "xbuf_open with no fd nor mapping left");
 		return;
 	}
 	if (fd < 0)
@@ -600,7 +625,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		m.r[ri].salt = (uint8_t)(ri + 1);
 	}
 	snprintf(m.name, sizeof(m.name), "/xbfz.%d.%u", getpid(), serial++);
-	fd = xbuf_create(m.r[0].cap, m.r[1].cap, XBUF_CLONE_USER, "%s", m.public ? m.name : "fz");
+	/* one name space for private and public names (issue 9): unique either way */
+	fd = xbuf_create(m.r[0].cap, m.r[1].cap, XBUF_CLONE_USER, "%s", m.public ? m.name : m.name + 1);
 	if (fd < 0) {
 		fprintf(stderr, "xbuf_create: %d\n", fd);
 		abort();
