@@ -679,7 +679,7 @@ static int user_sleep(struct xb_handle *h, const struct xb_sleep_on *on, int n,
 	 * A peer end never held has no owner to watch: a process that claims
 	 * it and dies between storing its pid and bumping seq (user_claim())
 	 * would leave us asleep for ever, its death told to nobody. Then look
-	 * again every UNOWNED_RECHECK_MS (a kill -9 loop of producers found it;
+	 * again every UNOWNED_RECHECK_MS (test/reliability/c/crash.c found it;
 	 * test/c/t_claim_death.c). A watched owner costs nothing more.
 	 */
 	if (unowned) {

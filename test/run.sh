@@ -9,6 +9,7 @@
 # QEMU guest. Prints one closing line "N passed, N failed".
 #   XBUF_SKIP_KERNEL=1  skip the QEMU guest (it needs root for apt-get)
 #   XBUF_SKIP_SANITIZE=1 skip the sanitizer builds
+#   XBUF_SKIP_RELIABILITY=1 skip the reliability suites' short forms (about 5 minutes)
 set -u
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
@@ -45,6 +46,8 @@ suite typecheck tsc --noEmit -p .
 suite bun bunx --bun vitest run --reporter=verbose
 suite deno deno run -A node_modules/vitest/vitest.mjs run --reporter=verbose
 suite smoke bash test/pkg/smoke.sh
+# The reliability suites, short forms (test/reliability/run.sh; --full on demand: RELIABILITY.md).
+[ -n "${XBUF_SKIP_RELIABILITY:-}" ] || suite reliability bash test/reliability/run.sh
 [ -n "${XBUF_SKIP_KERNEL:-}" ] || suite kernel bash test/kernel/run.sh
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

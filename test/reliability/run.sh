@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The reliability suites (RELIABILITY.md): short forms by default (CI, under
+# ~5 minutes on 2 cores), the full forms with --full (on demand). Each suite
+# prints its own "N passed, M failed"; the last line sums them.
+#   XBUF_REL_SKIP=fuzz,soak   skip suites by name
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+full=0; [ "${1:-}" = --full ] && full=1
+OUT=$ROOT/zig-out/rel
+mkdir -p "$OUT"
+passed=0 failed=0
+CFLAGS="$(tr "\n" " " < csrc/cflags) -g -Iinclude -Itest -pthread"
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+skip() { case ",${XBUF_REL_SKIP:-}," in *",$1,"*) return 0 ;; esac; return 1; }
+
+count() { # name log rc
+	local p f
+	p=$(grep -Eo '[0-9]+ passed' "$2" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
+	f=$(grep -Eo '[0-9]+ failed' "$2" | tail -n 1 | grep -Eo '[0-9]+' || echo 0)
+	if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	passed=$((passed + p)) failed=$((failed + f))
+	echo "== $1: $p passed, $f failed (exit $3, $(($(date +%s) - t0)) s)"
+}
+suite() { # name timeout command...
+	local name=$1 limit=$2 rc
+	shift 2
+	skip "$name" && { echo "== $name: skipped"; return; }
+	echo "== $name: $*"
+	t0=$(date +%s)
+	if [ "$(type -t "$1")" = function ]; then
+		export -f "$1"; export OUT
+		timeout --signal=KILL "$limit" bash -c '"$@"' _ "$@" > "$OUT/$name.log" 2>&1
+	else
+		timeout --signal=KILL "$limit" "$@" > "$OUT/$name.log" 2>&1
+	fi
+	rc=$?
+	tail -n 15 "$OUT/$name.log"
+	count "$name" "$OUT/$name.log" "$rc"
+}
+
+# What the suites need: clang with libFuzzer (Debian's clang, libclang-rt-dev), spin, gcc.
+need=""
+command -v clang >/dev/null || need="$need clang"
+ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || need="$need libclang-rt-dev"
+command -v spin >/dev/null || need="$need spin"
+if [ -n "$need" ]; then
+	echo "installing:$need"
+	(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need) >"$OUT/apt.log" 2>&1 ||
+		{ tail -5 "$OUT/apt.log"; echo "0 passed, 1 failed"; exit 1; }
+fi
+[ -f zig-out/lib/libxbuf.so ] && [ -x zig-out/bin/xbuf_peer ] || tools/zig build || { echo "0 passed, 1 failed"; exit 1; }
+
+# Builds: the fuzz target and its mutant (clang, ASan+UBSan+libFuzzer, the library's sources),
+# the C programs with the library built in under ASan+UBSan, and the soak under TSan too.
+build() {
+	clang -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -O1 -g -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Iinclude -Itest -pthread csrc/*.c test/reliability/fuzz/fuzz_xbuf.c -o "$OUT/fuzz_xbuf" &&
+	clang -DFUZZ_MUTANT -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude -Itest -pthread \
+		csrc/*.c test/reliability/fuzz/fuzz_xbuf.c -o "$OUT/fuzz_mutant" &&
+	for p in crash hostile soak; do
+		gcc $CFLAGS -O1 $SAN -o "$OUT/$p-asan" test/reliability/c/$p.c csrc/*.c || return 1
+	done &&
+	gcc $CFLAGS -O2 -o "$OUT/soak" test/reliability/c/soak.c csrc/*.c &&
+	gcc $CFLAGS -O1 -fsanitize=thread -o "$OUT/soak-tsan" test/reliability/c/soak.c csrc/*.c
+}
+t0=$(date +%s)
+if build > "$OUT/build.log" 2>&1; then echo "== build: ok"; else cat "$OUT/build.log"; echo "0 passed, 1 failed"; exit 1; fi
+
+export XBUF_SPIN_US=${XBUF_SPIN_US:-50} ASAN_OPTIONS=detect_leaks=1 TSAN_OPTIONS=halt_on_error=1
+STRICT=0; grep -q EIDRM include/xbuf.h && STRICT=1	# issue 9 landed: every application departure is told
+fuzz() { # seconds|runs
+	local corpus=test/reliability/fuzz/corpus work
+	work=$(mktemp -d /tmp/xbuf-fuzz.XXXXXX)
+	cp "$corpus"/* "$work"/ 2>/dev/null
+	# The oracle's own check: a model off by one at a full ring must be caught in 30 s.
+	if XBUF_SPIN_US=0 "$OUT/fuzz_mutant" -max_total_time=30 -max_len=512 -artifact_prefix="$OUT/mutant-" "$work" > "$OUT/fuzz-mutant.log" 2>&1; then
+		echo "fuzz: the mutant model went unnoticed"; echo "fuzz: 0 passed, 1 failed"; return 1
+	fi
+	echo "fuzz: the mutant model was caught ($(grep -m1 'fuzz_xbuf:' "$OUT/fuzz-mutant.log"))"
+	rm -rf "$work" && work=$(mktemp -d /tmp/xbuf-fuzz.XXXXXX) && cp "$corpus"/* "$work"/ 2>/dev/null
+	XBUF_SPIN_US=0 "$OUT/fuzz_xbuf" -max_len=512 -print_final_stats=1 -artifact_prefix="$OUT/fuzz-" "$@" "$work" > "$OUT/fuzz-run.log" 2>&1
+	local rc=$?
+	grep -aE 'fuzz_xbuf: op|ERROR|SUMMARY|Test unit written|stat::|^Done' "$OUT/fuzz-run.log" | head -n 20
+	rm -rf "$work"
+	[ "$rc" -eq 0 ] && echo "fuzz: 1 passed, 0 failed" || echo "fuzz: 0 passed, 1 failed"
+	return "$rc"
+}
+
+if [ $full = 1 ]; then
+	suite model 1800 bash test/reliability/model/check.sh --full
+	suite fuzz 7200 fuzz -runs=${XBUF_FUZZ_RUNS:-10000000}
+	suite crash-producer 1800 "$OUT/crash-asan" producer 1000
+	suite crash-app 1800 env XBUF_CRASH_STRICT=$STRICT "$OUT/crash-asan" app 1000
+	suite crash-names 1800 "$OUT/crash-asan" names 1000
+	suite bun-crash 1800 node_modules/.bin/bun test/reliability/bun_crash.ts 200
+	suite hostile 1800 "$OUT/hostile-asan" 50000
+	suite soak 1200 "$OUT/soak" 600 4
+	suite soak-tsan 600 "$OUT/soak-tsan" 60 2
+else
+	suite model 300 bash test/reliability/model/check.sh
+	suite fuzz 120 fuzz -max_total_time=60
+	suite crash-producer 120 "$OUT/crash-asan" producer 200
+	suite crash-app 120 env XBUF_CRASH_STRICT=$STRICT "$OUT/crash-asan" app 200
+	suite crash-names 120 "$OUT/crash-asan" names 200
+	suite bun-crash 120 node_modules/.bin/bun test/reliability/bun_crash.ts 10
+	suite hostile 120 "$OUT/hostile-asan" 5000
+	suite soak 120 "$OUT/soak" 30 3
+	suite soak-tsan 120 "$OUT/soak-tsan" 10 2
+fi
+echo "reliability$([ $full = 1 ] && echo ' (full)'): $(git rev-parse --short HEAD 2>/dev/null), $(date -u +%Y-%m-%d)"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
