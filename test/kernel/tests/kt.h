@@ -196,6 +196,24 @@ static inline int kt_same(const unsigned char *p, size_t n, unsigned seed)
 	return 1;
 }
 
+/* poll(2) of one fd: its revents, 0 on timeout. */
+static inline short kt_poll1(int fd, short events, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int n = poll(&p, 1, ms);
+
+	CHECK(n >= 0);
+	return n ? p.revents : 0;
+}
+
+/* XBUF_IOC_WAIT: the ready mask, 0 on timeout, or -1 with errno. */
+static inline long kt_kwait(int fd, unsigned events, uint64_t count, long long ns)
+{
+	struct xbuf_wait_req w = { .events = events, .count = count, .timeout_ns = ns };
+
+	return ioctl(fd, XBUF_IOC_WAIT, &w);
+}
+
 /* A full shared mapping of element fd, PROT_READ|PROT_WRITE. */
 struct kt_map {
 	unsigned char *base;
