@@ -110,6 +110,12 @@ static inline long kt_kio(int st, unsigned long cmd, void *buf, size_t n,
 	return ioctl(st, cmd, &kio);
 }
 
+/* evl_shutdown_xbuf() of the session's element: 0, or -1 with errno. */
+static inline int kt_shutdown(int st)
+{
+	return ioctl(st, XBUF_SELFTEST_IOC_SHUTDOWN);
+}
+
 /* evl_write_xbuf() into the inbound ring; evl_read_xbuf() from the outbound one. */
 #define kt_kwrite(st, buf, n, fl) kt_kio(st, XBUF_SELFTEST_IOC_KWRITE, (void *)(buf), n, fl)
 #define kt_kread(st, buf, n, fl)  kt_kio(st, XBUF_SELFTEST_IOC_KREAD, buf, n, fl)
