@@ -17,9 +17,15 @@
  *    sleeper: XBUF_IOC_KICK wakes the driver's wait queues;
  *  - claims: the kernel keeps them (XBUF_IOC_CLAIM: an end belongs to one
  *    address space, until it unmaps the element or unclaims), so a second
- *    process on the same end gets EBUSY, as with the user backend; the
- *    `owner` words stay 0. No EPIPE: the driver side is the kernel,
- *    which cannot die under us.
+ *    process on the same end gets EBUSY, as with the user backend; our
+ *    `owner` words stay 0;
+ *  - the end of the stream: the in-kernel driver's evl_shutdown_xbuf()
+ *    (or the death of a process driving an in-kernel driver) stores
+ *    XBUF_OWNER_GONE in both driver page endpoints' `owner`, after its
+ *    last positions (release), and XBUF_IOC_WAIT then answers EPIPE:
+ *    kernel_peer_gone() reads that word, so ring.c drains, then says
+ *    EPIPE, as on the user backend. The driver's next call stores 0
+ *    again (a new stream).
  *
  * The element fd is the kernel's file: the mapping pins it (a VMA holds
  * its file), so a mapping hold keeps the element alive after close(2),
@@ -296,7 +302,8 @@ static long long ns_until(const struct timespec *deadline)
 static int kernel_sleep(struct xb_handle *h, const struct xb_sleep_on *on, int n,
 			uint32_t token, const struct timespec *deadline)
 {
-	struct xbuf_wait_req req = { .timeout_ns = -1 };
+	/* EOS: the module reports the end of the stream (EPIPE); we look for it (kernel_peer_gone()). */
+	struct xbuf_wait_req req = { .events = XBUF_KWAIT_EOS, .timeout_ns = -1 };
 	int i;
 
 	(void)token;
@@ -317,7 +324,8 @@ static int kernel_sleep(struct xb_handle *h, const struct xb_sleep_on *on, int n
 		return 0;	/* ready, or the timeout passed: the caller re-checks */
 	if (errno == ECANCELED)
 		return -EBADF;	/* the handle is being closed */
-	return -errno;		/* EINTR; EINVAL/ENOBUFS cannot happen: the engine checked */
+	/* EINTR; EPIPE: the stream ended (the caller drains first); EINVAL/ENOBUFS: the engine checked */
+	return -errno;
 }
 
 /* End the waits of this fd, now and later: it is being closed. */
@@ -337,11 +345,15 @@ static void kernel_wake(struct xb_handle *h, struct xb_end *e)
 	ioctl(h->fd, XBUF_IOC_KICK);
 }
 
-/* The driver end is the kernel itself: it never goes away under an fd. */
+/*
+ * Has the driver ended the stream? The module says so in the driver
+ * page (XBUF_OWNER_GONE, 0 while it runs): no syscall. The acquire pairs
+ * with the module's release of `owner` in evl_shutdown_xbuf(), after
+ * its last positions: the fill read after this sees them (settle_now()).
+ */
 static bool kernel_peer_gone(struct xb_end *e)
 {
-	(void)e;
-	return false;
+	return __atomic_load_n(&e->peer->owner, __ATOMIC_ACQUIRE) == XBUF_OWNER_GONE;
 }
 
 static void kernel_unmap(struct xb_element *el)

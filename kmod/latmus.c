@@ -71,6 +71,17 @@ static void xbk_latmus_publish(struct xbk_latmus_session *s)
 	atomic64_set(&s->shots, s->out.samples);
 }
 
+/*
+ * The run is over (END written, or the ring failed): end the stream, so
+ * the reader drains, then gets EPIPE, whatever it waits with. Sampler
+ * context (hard irq or the kernel thread): evl_shutdown_xbuf() may.
+ */
+static void xbk_latmus_over(struct xbk_latmus_session *s)
+{
+	WRITE_ONCE(s->finished, 1);
+	evl_shutdown_xbuf(s->xbuf);
+}
+
 /* One wake-up of a framed sampler: 0 go on, 1 the run is over (END written or a dead ring). */
 static int xbk_latmus_framed(struct xbk_latmus_session *s, s64 lat, u64 missed)
 {
@@ -81,7 +92,7 @@ static int xbk_latmus_framed(struct xbk_latmus_session *s, s64 lat, u64 missed)
 		xbk_latmus_publish(s);
 		if (!ret)
 			return 0;	/* no room yet: again next period */
-		WRITE_ONCE(s->finished, 1);
+		xbk_latmus_over(s);
 		return 1;
 	}
 	if (s->fake_count) {
@@ -93,7 +104,7 @@ static int xbk_latmus_framed(struct xbk_latmus_session *s, s64 lat, u64 missed)
 	ret = xbuf_latmus_out_sample(&s->out, lat, missed);
 	xbk_latmus_publish(s);
 	if (ret < 0) {
-		WRITE_ONCE(s->finished, 1);
+		xbk_latmus_over(s);
 		return 1;
 	}
 	return 0;
@@ -195,6 +206,8 @@ static void xbk_latmus_stop(struct xbk_latmus_session *s)
 	} else {
 		hrtimer_cancel(&s->timer);
 	}
+	/* The session's end is the stream's (a put alone ends nothing: EVL). */
+	evl_shutdown_xbuf(s->xbuf);
 	evl_put_xbuf(s->efile);
 	s->xbuf = NULL;
 	s->efile = NULL;

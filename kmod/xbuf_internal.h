@@ -6,12 +6,18 @@
  *
  *   element fd  ---> struct xbk_file ---> struct evl_xbuf (kref) ---> pages
  *   (anon inode     (one per open file:     (one per element:        (vmap'ed
- *    or /dev/xbuf/   holds one kref;         rings, sysfs device,     in the
- *    <name>)         embeds the evl_file     public name)             map order)
- *                    evl_get_xbuf() pins)
+ *    or /dev/xbuf/   holds one kref and      rings, sysfs device,     in the
+ *    <name>)         counts in app_files)    public name)             map order)
+ *                                              ^
+ *   evl_get_xbuf() --------------------------- one kref each, no file
  *
  * A VMA pins its file, the file pins the element, the element owns the
- * pages: no page is freed while it is mapped.
+ * pages: no page is freed while it is mapped, nor while a driver holds a
+ * reference. The application side is the element's files: when the last
+ * one is released (its last fd closed and its last mapping gone, in
+ * every process), the application has left (xbk_app_leave()): the name
+ * and the device go, and the driver's calls fail with -EIDRM; the
+ * memory stays until the last kref.
  *
  * One struct xbk_ring per direction. Each ring has two ends:
  *
@@ -41,15 +47,18 @@
 #define _XBUF_INTERNAL_H
 
 #include <linux/atomic.h>
+#include <linux/irqflags.h>
 #include <linux/irq_work.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/preempt.h>
 #include <linux/time64.h>
 #include <linux/uidgid.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <evl/xbuf.h>
 #include "xbuf/abi.h"
 #include "xbuf/kernel.h"
@@ -83,16 +92,33 @@ struct xbk_ring {
 	u8 *data;			/* first copy, the second follows */
 	struct xbuf_shm_endpoint *drv_ep;	/* driver page: we write it */
 	struct xbuf_shm_endpoint *app_ep;	/* app page: untrusted */
+	struct evl_xbuf *xbuf;		/* the element of this ring */
+	/*
+	 * The driver ended the stream (evl_shutdown_xbuf()); under lock,
+	 * lockless readers acquire. Mirrored as XBUF_OWNER_GONE in
+	 * drv_ep->owner, the ABI's word for a peer gone.
+	 */
+	bool drv_ended;
+};
+
+/* What evl_get_xbuf() hands out: every reference of an element is this one object. */
+struct evl_file {
+	struct evl_xbuf *xbuf;
 };
 
 /* The application ends one may claim: [0] inbound consumer, [1] outbound producer. */
 #define XBK_CLAIM_ENDS		2
 
 struct evl_xbuf {
-	struct kref ref;
+	struct kref ref;		/* files and driver references */
+	struct evl_file efile;		/* evl_get_xbuf()'s handle */
+	struct work_struct free_work;	/* the last put from atomic context frees here */
 	u32 id;				/* minor number for public elements */
 	bool public;
-	bool ready;			/* device created: open(2) by minor may find it */
+	bool ready;			/* device created, app not gone: open(2) may find it */
+	bool listed;			/* the name and the id are taken; under xbk_lock */
+	unsigned int app_files;		/* element files alive; under xbk_lock */
+	bool app_gone;			/* the last one went: driver calls get -EIDRM */
 	char name[XBUF_KNAME_LEN];
 	struct device *dev;
 	struct list_head next;		/* in xbk_public_list, from creation to the end of release */
@@ -122,10 +148,15 @@ struct evl_xbuf {
 
 /* private_data of an element file. */
 struct xbk_file {
-	struct evl_file efile;		/* what evl_get_xbuf() hands out */
 	struct evl_xbuf *xbuf;
 	bool cancelled;			/* XBUF_IOC_CANCEL: its waits end, sticky */
 };
+
+/* May the caller sleep? Not in irq, atomic or irqs-off context. */
+static inline bool xbk_cannot_block(void)
+{
+	return !in_task() || in_atomic() || irqs_disabled();
+}
 
 /* xbuf_main.c */
 int xbk_claimed_elsewhere(struct evl_xbuf *xbuf, u32 ends);
@@ -151,5 +182,6 @@ long xbk_ring_wait(struct evl_xbuf *xbuf, const struct xbuf_wait_req *req,
 		    const bool *cancelled);
 void xbk_ring_cancel(struct evl_xbuf *xbuf, bool *cancelled);
 void xbk_ring_kick(struct evl_xbuf *xbuf);
+void xbk_ring_app_gone(struct evl_xbuf *xbuf);
 
 #endif /* _XBUF_INTERNAL_H */

@@ -18,11 +18,14 @@
  * xbk_chr_open()).
  *
  * Lifetime: every element file (anon inode from the clone, or an open of
- * /dev/xbuf/<name>) holds one kref on the element; evl_get_xbuf() pins
- * one such file, so an in-kernel user keeps the element alive after the
- * application closed its fds. The last kref_put removes the device,
- * frees the pages, then unlists the name and the id (always in process
- * context: files are released there, fput() from irq defers).
+ * /dev/xbuf/<name>) holds one kref on the element and counts in
+ * app_files; evl_get_xbuf() takes a kref of its own, no file. The last
+ * file's release is the application leaving (xbk_app_leave(): a VMA pins
+ * its file, so that is its last fd and its last mapping): the element
+ * can no longer be opened, the driver's calls end with -EIDRM, the
+ * device goes, then the name and the id. The last kref frees the pages
+ * and the charge (in a work item when that put comes from atomic
+ * context: vunmap() and the mutexes sleep).
  *
  * Memory: an element's pages are charged to its creator's uid
  * (xbk_charge()), up to user_mem_max_mb per uid.
@@ -76,6 +79,7 @@ static LIST_HEAD(xbk_public_list);
 static DEFINE_XARRAY_ALLOC(xbk_ids);
 static u32 xbk_next_id;
 static DEFINE_XARRAY(xbk_charges);
+static struct workqueue_struct *xbk_wq;	/* deferred frees; drained at exit */
 
 static const struct file_operations xbk_elem_fops;
 
@@ -100,31 +104,39 @@ static int xbk_charge(kuid_t uid, long pages)
 	return xa_err(xa_store(&xbk_charges, key, xa_mk_value(cur), GFP_KERNEL));
 }
 
-/* Give back the id, the name and the charge of an element. */
-static void xbk_unreserve(struct evl_xbuf *xbuf)
+/*
+ * Give back the name and the id, once: another element may hold that
+ * id next, so a second xa_erase() would remove it. Under xbk_lock.
+ */
+static void xbk_unlist(struct evl_xbuf *xbuf)
 {
-	mutex_lock(&xbk_lock);
+	lockdep_assert_held(&xbk_lock);
+	if (!xbuf->listed)
+		return;
 	if (xbuf->public)
 		list_del(&xbuf->next);
 	xa_erase(&xbk_ids, xbuf->id);
+	xbuf->listed = false;
+}
+
+/* Give back the id, the name (if still held) and the charge of an element. */
+static void xbk_unreserve(struct evl_xbuf *xbuf)
+{
+	mutex_lock(&xbk_lock);
+	xbk_unlist(xbuf);
 	if (xbuf->charged)
 		xbk_charge(xbuf->uid, -(long)xbuf->charged);
 	mutex_unlock(&xbk_lock);
 }
 
 /*
- * Called by kref_put_mutex() with xbk_lock held; drops it. No open can
- * find the element any more (its kref is 0); its name and id stay taken
- * until the device is gone.
+ * The last kref went: no file is left (the application left, see
+ * xbk_app_leave()) and no driver holds a reference. Process context.
  */
-static void xbk_release_element(struct kref *ref)
+static void xbk_free_element(struct evl_xbuf *xbuf)
 {
-	struct evl_xbuf *xbuf = container_of(ref, struct evl_xbuf, ref);
-
-	xbuf->ready = false;
-	mutex_unlock(&xbk_lock);
-
-	device_unregister(xbuf->dev);
+	if (xbuf->dev)
+		device_unregister(xbuf->dev);	/* not reached: the last file took it */
 	xbk_ring_destroy(&xbuf->ring[XBUF_INBOUND]);
 	xbk_ring_destroy(&xbuf->ring[XBUF_OUTBOUND]);
 	xbk_mem_free(xbuf);
@@ -133,9 +145,59 @@ static void xbk_release_element(struct kref *ref)
 	kfree(xbuf);
 }
 
+static void xbk_free_work(struct work_struct *work)
+{
+	xbk_free_element(container_of(work, struct evl_xbuf, free_work));
+}
+
+/*
+ * Nothing can find the element any more: files are gone, and an open by
+ * name takes a kref only while app_files > 0 (xbk_chr_open()). A driver
+ * may drop its reference from atomic context (evl_put_xbuf()): then the
+ * free waits for a worker.
+ */
+static void xbk_release_element(struct kref *ref)
+{
+	struct evl_xbuf *xbuf = container_of(ref, struct evl_xbuf, ref);
+
+	if (xbk_cannot_block())
+		queue_work(xbk_wq, &xbuf->free_work);
+	else
+		xbk_free_element(xbuf);
+}
+
 static void xbk_put_element(struct evl_xbuf *xbuf)
 {
-	kref_put_mutex(&xbuf->ref, xbk_release_element, &xbk_lock);
+	kref_put(&xbuf->ref, xbk_release_element);
+}
+
+/*
+ * An element file is released (its last fd closed and its last mapping
+ * gone: a VMA pins its file). The last one is the application leaving:
+ * no open finds the element any more, the driver's calls end with
+ * -EIDRM (EVL's xbuf_release(): evl_flush_wait(EVL_T_RMID)), the node
+ * and sysfs go, and only then the name and the id, so a new element of
+ * that name never meets the old device. The memory stays while a driver
+ * holds a reference.
+ */
+static void xbk_app_leave(struct evl_xbuf *xbuf)
+{
+	bool last;
+
+	mutex_lock(&xbk_lock);
+	last = !--xbuf->app_files;
+	if (last)
+		xbuf->ready = false;
+	mutex_unlock(&xbk_lock);
+	if (!last)
+		return;
+
+	xbk_ring_app_gone(xbuf);
+	device_unregister(xbuf->dev);
+	xbuf->dev = NULL;
+	mutex_lock(&xbk_lock);
+	xbk_unlist(xbuf);
+	mutex_unlock(&xbk_lock);
 }
 
 static struct evl_xbuf *xbk_find_public(const char *name)
@@ -166,7 +228,6 @@ static struct file *xbk_new_file(struct evl_xbuf *xbuf, int o_flags)
 	}
 
 	xf->xbuf = xbuf;
-	xf->efile.filp = filp;
 
 	return filp;
 }
@@ -240,6 +301,9 @@ static struct file *xbk_create(const struct xbuf_clone_req *req,
 		return ERR_PTR(-ENOMEM);
 
 	kref_init(&xbuf->ref);
+	xbuf->app_files = 1;		/* the file returned below */
+	xbuf->efile.xbuf = xbuf;
+	INIT_WORK(&xbuf->free_work, xbk_free_work);
 	INIT_LIST_HEAD(&xbuf->next);
 	strscpy(xbuf->name, name, sizeof(xbuf->name));
 	xbuf->public = public;
@@ -264,6 +328,7 @@ static struct file *xbk_create(const struct xbuf_clone_req *req,
 	}
 	if (public)
 		list_add(&xbuf->next, &xbk_public_list);
+	xbuf->listed = true;
 	ret = xbk_charge(xbuf->uid, pages);
 	if (!ret)
 		xbuf->charged = pages;
@@ -465,24 +530,25 @@ static int xbk_chr_open(struct inode *inode, struct file *filp)
 	/* At the granularity of the inode's file system (a bind-mounted node). */
 	if (xbuf)
 		created = timestamp_truncate(xbuf->created, inode);
+	/* ready: the device exists and the application has not left (app_files > 0). */
 	if (!xbuf || !xbuf->public || !xbuf->ready ||
-	    timespec64_compare(&ctime, &created) < 0 ||
-	    !kref_get_unless_zero(&xbuf->ref)) {
+	    timespec64_compare(&ctime, &created) < 0) {
 		mutex_unlock(&xbk_lock);
 		kfree(xf);
 		return -ENOENT;
 	}
-	mutex_unlock(&xbk_lock);
-
 	ret = xbk_may_open(xbuf, filp);
 	if (ret) {
-		xbk_put_element(xbuf);
+		mutex_unlock(&xbk_lock);
 		kfree(xf);
 		return ret;
 	}
+	/* Under xbk_lock, so the last file's release sees this one (xbk_app_leave()). */
+	xbuf->app_files++;
+	kref_get(&xbuf->ref);
+	mutex_unlock(&xbk_lock);
 
 	xf->xbuf = xbuf;
-	xf->efile.filp = filp;
 	filp->private_data = xf;
 	xbk_switch_fops(filp, &xbk_elem_fops);
 	stream_open(inode, filp);
@@ -500,8 +566,10 @@ static int xbk_elem_release(struct inode *inode, struct file *filp)
 {
 	struct xbk_file *xf = filp->private_data;
 
-	if (xf->xbuf)
+	if (xf->xbuf) {
+		xbk_app_leave(xf->xbuf);
 		xbk_put_element(xf->xbuf);
+	}
 	kfree(xf);
 
 	return 0;
@@ -718,30 +786,35 @@ static const struct file_operations xbk_elem_fops = {
 	.llseek		= no_llseek,
 };
 
+/*
+ * A reference on the element, not on the file: the application's files
+ * may all go while a driver holds it (then its calls get -EIDRM), and
+ * the memory stays until evl_put_xbuf().
+ */
 struct evl_xbuf *evl_get_xbuf(int efd, struct evl_file **efilpp)
 {
-	struct xbk_file *xf;
+	struct evl_xbuf *xbuf = NULL;
 	struct file *filp;
 
 	filp = fget(efd);
 	if (!filp)
 		return NULL;
 
-	if (filp->f_op != &xbk_elem_fops) {
-		fput(filp);
-		return NULL;
+	if (filp->f_op == &xbk_elem_fops) {
+		xbuf = ((struct xbk_file *)filp->private_data)->xbuf;
+		/* The file holds a kref: the count is not 0. */
+		kref_get(&xbuf->ref);
+		*efilpp = &xbuf->efile;
 	}
+	fput(filp);
 
-	xf = filp->private_data;
-	*efilpp = &xf->efile;
-
-	return xf->xbuf;
+	return xbuf;
 }
 EXPORT_SYMBOL_GPL(evl_get_xbuf);
 
 void evl_put_xbuf(struct evl_file *efilp)
 {
-	fput(efilp->filp);
+	xbk_put_element(efilp->xbuf);
 }
 EXPORT_SYMBOL_GPL(evl_put_xbuf);
 
@@ -833,9 +906,13 @@ static int __init xbk_init(void)
 {
 	int ret;
 
+	xbk_wq = alloc_workqueue("xbuf", 0, 0);
+	if (!xbk_wq)
+		return -ENOMEM;
+
 	ret = alloc_chrdev_region(&xbk_devt, 0, XBUF_NR_MINORS, "xbuf");
 	if (ret)
-		return ret;
+		goto fail_region;
 
 	cdev_init(&xbk_cdev, &xbk_chr_fops);
 	xbk_cdev.owner = THIS_MODULE;
@@ -873,6 +950,8 @@ fail_class:
 	cdev_del(&xbk_cdev);
 fail_cdev:
 	unregister_chrdev_region(xbk_devt, XBUF_NR_MINORS);
+fail_region:
+	destroy_workqueue(xbk_wq);
 
 	return ret;
 }
@@ -884,6 +963,8 @@ static void __exit xbk_exit(void)
 	class_destroy(xbk_class);
 	cdev_del(&xbk_cdev);
 	unregister_chrdev_region(xbk_devt, XBUF_NR_MINORS);
+	/* Frees deferred by evl_put_xbuf() from atomic context: done before the code goes. */
+	destroy_workqueue(xbk_wq);
 	xa_destroy(&xbk_charges);
 }
 

@@ -81,9 +81,44 @@ static inline void xbk_ep_dec32(__u32 *p)
 	WRITE_ONCE(*p, READ_ONCE(*p) - 1);
 }
 
-static inline bool xbk_cannot_block(void)
+/*
+ * The stream's end (evl_shutdown_xbuf()), as the application side sees
+ * it. Load it before the positions: the acquire pairs with the
+ * smp_store_release() in evl_shutdown_xbuf(), which follows the
+ * positions the driver's finished calls published, so an end seen means
+ * every byte before it is seen too (drain first, then EPIPE).
+ */
+static inline bool xbk_drv_gone(struct xbk_ring *r)
 {
-	return !in_task() || in_atomic() || irqs_disabled();
+	return smp_load_acquire(&r->drv_ended);
+}
+
+/* The application left (xbk_ring_app_gone()): driver calls get -EIDRM. */
+static inline bool xbk_app_left(struct xbk_ring *r)
+{
+	return READ_ONCE(r->xbuf->app_gone);
+}
+
+/*
+ * A driver call after evl_shutdown_xbuf() starts a new stream where the
+ * old one stopped: both directions, so the application waits again
+ * instead of getting EPIPE. Any context.
+ */
+static void xbk_drv_resume(struct evl_xbuf *xbuf)
+{
+	unsigned long flags;
+	int dir;
+
+	for (dir = 0; dir < 2; dir++) {
+		struct xbk_ring *r = &xbuf->ring[dir];
+
+		if (likely(!READ_ONCE(r->drv_ended)))
+			continue;
+		raw_spin_lock_irqsave(&r->lock, flags);
+		WRITE_ONCE(r->drv_ended, false);
+		WRITE_ONCE(r->drv_ep->owner, 0);
+		raw_spin_unlock_irqrestore(&r->lock, flags);
+	}
 }
 
 /* Bytes a driver-end reader may take: from the reservation head on. */
@@ -359,12 +394,15 @@ static ssize_t xbk_drv_write(struct xbk_ring *r, const void *buf,
 
 	if (!count)
 		return 0;
+	if (xbk_app_left(r))
+		return -EIDRM;
 	if (!r->capacity)
 		return -ENOBUFS;
 	if (count > r->capacity)
 		return -EINVAL;
 	if (!nonblock && xbk_cannot_block())
 		return -EPERM;
+	xbk_drv_resume(r->xbuf);
 
 	for (;;) {
 		raw_spin_lock_irqsave(&r->lock, flags);
@@ -409,8 +447,11 @@ static ssize_t xbk_drv_write(struct xbk_ring *r, const void *buf,
 
 		/* W1: pairs with K1 smp_mb() in xbk_app_k1() and XBUF_IOC_KICK users. */
 		smp_mb();
+		/* The app leaving wakes us: the WRITE_ONCE() before wake_up_all() in xbk_ring_app_gone(). */
 		ret = wait_event_interruptible(r->drv_wq,
-					       xbk_drv_room(r) >= count);
+					       xbk_drv_room(r) >= count || xbk_app_left(r));
+		if (!ret && xbk_app_left(r))
+			ret = -EIDRM;
 		if (ret)
 			goto out_unwait;
 	}
@@ -452,12 +493,15 @@ static ssize_t xbk_drv_read(struct xbk_ring *r, void *buf, size_t count,
 
 	if (!count)
 		return 0;
+	if (xbk_app_left(r))
+		return -EIDRM;
 	if (!r->capacity)
 		return -ENOBUFS;
 	if (!nonblock && count > r->capacity)
 		return -EINVAL;
 	if (!nonblock && xbk_cannot_block())
 		return -EPERM;
+	xbk_drv_resume(r->xbuf);
 
 	for (;;) {
 		raw_spin_lock_irqsave(&r->lock, flags);
@@ -490,8 +534,11 @@ static ssize_t xbk_drv_read(struct xbk_ring *r, void *buf, size_t count,
 
 		/* W1: pairs with K1 smp_mb() in xbk_app_k1() and XBUF_IOC_KICK users. */
 		smp_mb();
+		/* The app leaving wakes us: the WRITE_ONCE() before wake_up_all() in xbk_ring_app_gone(). */
 		ret = wait_event_interruptible(r->drv_wq,
-					       xbk_drv_read_ready(r, count));
+					       xbk_drv_read_ready(r, count) || xbk_app_left(r));
+		if (!ret && xbk_app_left(r))
+			ret = -EIDRM;
 		if (ret)
 			goto out_unwait;
 	}
@@ -550,6 +597,7 @@ ssize_t xbk_app_read(struct evl_xbuf *xbuf, char __user *ubuf, size_t count,
 {
 	struct xbk_ring *r = &xbuf->ring[XBUF_INBOUND];
 	u64 cons, prod, avail, n;
+	bool ended;
 	int ret;
 
 	if (!count)
@@ -566,14 +614,20 @@ ssize_t xbk_app_read(struct evl_xbuf *xbuf, char __user *ubuf, size_t count,
 		if (mutex_lock_interruptible(&r->app_lock))
 			return -ERESTARTSYS;
 
+		ended = xbk_drv_gone(r);	/* before the position: see there */
 		cons = READ_ONCE(r->app_ep->pos);
 		/* C1: pairs with P1 smp_store_release(&r->drv_pos) in xbk_drv_write(). */
 		prod = smp_load_acquire(&r->drv_pos);
 		avail = xbuf_abi_fill(r->capacity, prod, cons);
 		n = min_t(u64, avail, count);
-		if (n == count || (n && (nonblock || xbk_drv_writer_stuck(r, avail))))
+		/* The stream ended: what is left (a short read), then EPIPE, like a pipe. */
+		if (n == count || (n && (nonblock || ended || xbk_drv_writer_stuck(r, avail))))
 			goto copy;
 
+		if (ended) {
+			mutex_unlock(&r->app_lock);
+			return -EPIPE;
+		}
 		if (nonblock) {
 			xbk_ep_inc64(&r->app_ep->eagain);
 			mutex_unlock(&r->app_lock);
@@ -583,7 +637,7 @@ ssize_t xbk_app_read(struct evl_xbuf *xbuf, char __user *ubuf, size_t count,
 
 		xbk_app_wait_begin(r, NULL, 0);
 		ret = wait_event_interruptible(r->app_wq,
-					       xbk_app_read_ready(r, count));
+					       xbk_app_read_ready(r, count) || xbk_drv_gone(r));
 		xbk_app_wait_end(r, NULL);
 		if (ret)
 			return ret;
@@ -629,6 +683,11 @@ ssize_t xbk_app_write(struct evl_xbuf *xbuf, const char __user *ubuf,
 		if (mutex_lock_interruptible(&r->app_lock))
 			return -ERESTARTSYS;
 
+		/* Nobody will read it: EPIPE at once, like a pipe. */
+		if (xbk_drv_gone(r)) {
+			mutex_unlock(&r->app_lock);
+			return -EPIPE;
+		}
 		pos = READ_ONCE(r->app_ep->pos);
 		/* P2: pairs with C2 smp_store_release(&r->drv_pos) in xbk_drv_read(). */
 		cons = smp_load_acquire(&r->drv_pos);
@@ -644,7 +703,7 @@ ssize_t xbk_app_write(struct evl_xbuf *xbuf, const char __user *ubuf,
 
 		xbk_app_wait_begin(r, &me, count);
 		ret = wait_event_interruptible(r->app_wq,
-					       xbk_has_room(r, count));
+					       xbk_has_room(r, count) || xbk_drv_gone(r));
 		xbk_app_wait_end(r, &me);
 		if (ret)
 			return ret;
@@ -674,13 +733,19 @@ copy:
  * poll(2) mask, evaluated after poll_wait() and its smp_mb() in
  * xbk_elem_poll(): EPOLLIN when the inbound ring holds at least one byte,
  * EPOLLOUT when the outbound ring has room for at least one byte (EVL's
- * rule). XBUF_IOC_WAIT waits for a byte count instead.
+ * rule), EPOLLHUP once the driver ended the stream (a read drains what
+ * is left, then fails with EPIPE; a write fails at once). XBUF_IOC_WAIT
+ * waits for a byte count instead.
  */
 __poll_t xbk_ring_poll(struct evl_xbuf *xbuf)
 {
 	struct xbk_ring *in = &xbuf->ring[XBUF_INBOUND];
 	struct xbk_ring *out = &xbuf->ring[XBUF_OUTBOUND];
 	__poll_t mask = 0;
+
+	/* Both rings end and resume together (evl_shutdown_xbuf(), xbk_drv_resume()). */
+	if (xbk_drv_gone(in))
+		mask |= EPOLLHUP;
 
 	if (in->capacity && xbk_ring_fill(in))
 		mask |= EPOLLIN | EPOLLRDNORM;
@@ -690,18 +755,36 @@ __poll_t xbk_ring_poll(struct evl_xbuf *xbuf)
 	return mask;
 }
 
-static u32 xbk_wait_ready(struct evl_xbuf *xbuf, u32 events, u64 count)
+/*
+ * The ready mask, or (eos: the caller asked with XBUF_KWAIT_EOS) -EPIPE
+ * once the stream ended and no event is ready: a reader is ready while a
+ * tail is left (any byte: the read is short), a writer never is (its
+ * write fails at once). Ready events first, as xb_poll() in
+ * csrc/ring.c. Without eos the end is not reported: a library older
+ * than it re-checks only its own words and would spin on an EPIPE.
+ */
+static long xbk_wait_ready(struct evl_xbuf *xbuf, u32 events, u64 count, bool eos)
 {
+	struct xbk_ring *in = &xbuf->ring[XBUF_INBOUND];
+	struct xbk_ring *out = &xbuf->ring[XBUF_OUTBOUND];
+	bool gone = false, ended;
 	u32 ready = 0;
 
-	if ((events & XBUF_KWAIT_IN) &&
-	    xbk_app_read_ready(&xbuf->ring[XBUF_INBOUND], count))
-		ready |= XBUF_KWAIT_IN;
-	if ((events & XBUF_KWAIT_OUT) &&
-	    xbk_has_room(&xbuf->ring[XBUF_OUTBOUND], count))
-		ready |= XBUF_KWAIT_OUT;
+	if (events & XBUF_KWAIT_IN) {
+		ended = eos && xbk_drv_gone(in);	/* before the fill: see there */
+		if (xbk_app_read_ready(in, ended ? 1 : count))
+			ready |= XBUF_KWAIT_IN;
+		else
+			gone |= ended;
+	}
+	if (events & XBUF_KWAIT_OUT) {
+		if (eos && xbk_drv_gone(out))
+			gone = true;
+		else if (xbk_has_room(out, count))
+			ready |= XBUF_KWAIT_OUT;
+	}
 
-	return ready;
+	return ready ?: gone ? -EPIPE : 0;
 }
 
 /* XBUF_IOC_WAIT: xbuf_poll() of the library, for the kernel backend. */
@@ -710,11 +793,12 @@ long xbk_ring_wait(struct evl_xbuf *xbuf, const struct xbuf_wait_req *req,
 {
 	struct xbk_ring *in = &xbuf->ring[XBUF_INBOUND];
 	struct xbk_ring *out = &xbuf->ring[XBUF_OUTBOUND];
-	u32 events = req->events, ready;
+	u32 events = req->events & ~XBUF_KWAIT_EOS;
+	bool eos = req->events & XBUF_KWAIT_EOS;
 	struct xbk_sleeper me;
 	DEFINE_WAIT(win);
 	DEFINE_WAIT(wout);
-	long timeout, ret = 0;
+	long timeout, ready, ret = 0;
 
 	if (!events || (events & ~(XBUF_KWAIT_IN | XBUF_KWAIT_OUT)) || req->__pad)
 		return -EINVAL;
@@ -726,7 +810,7 @@ long xbk_ring_wait(struct evl_xbuf *xbuf, const struct xbuf_wait_req *req,
 	    ((events & XBUF_KWAIT_OUT) && req->count > out->capacity))
 		return -EINVAL;
 
-	ready = xbk_wait_ready(xbuf, events, req->count);
+	ready = xbk_wait_ready(xbuf, events, req->count, eos);
 	if (ready || !req->timeout_ns)
 		return ready;
 
@@ -744,7 +828,7 @@ long xbk_ring_wait(struct evl_xbuf *xbuf, const struct xbuf_wait_req *req,
 			prepare_to_wait(&in->app_wq, &win, TASK_INTERRUPTIBLE);
 		if (events & XBUF_KWAIT_OUT)
 			prepare_to_wait(&out->app_wq, &wout, TASK_INTERRUPTIBLE);
-		ready = xbk_wait_ready(xbuf, events, req->count);
+		ready = xbk_wait_ready(xbuf, events, req->count, eos);
 		if (ready || !timeout)
 			break;
 		/* Pairs with the WRITE_ONCE() before the wake-ups in xbk_ring_cancel(). */
@@ -798,12 +882,31 @@ void xbk_ring_kick(struct evl_xbuf *xbuf)
 		wake_up_all(&xbuf->ring[dir].drv_wq);
 }
 
+/*
+ * The application left (its last element file went): every driver call
+ * blocked on the element returns -EIDRM now, and every later one at its
+ * start (EVL's evl_flush_wait(EVL_T_RMID)). The flag is set before the
+ * wake-ups, and the sleepers test it in their wait_event*() condition,
+ * after set_current_state(): either they see it or the wake-up finds
+ * them on the queue.
+ */
+void xbk_ring_app_gone(struct evl_xbuf *xbuf)
+{
+	int dir;
+
+	WRITE_ONCE(xbuf->app_gone, true);
+	for (dir = 0; dir < 2; dir++)
+		wake_up_all(&xbuf->ring[dir].drv_wq);
+}
+
 void xbk_ring_init(struct evl_xbuf *xbuf, int dir)
 {
 	struct xbuf_shm_ring_info *ri = &xbuf->info->ring[dir];
 	struct xbk_ring *r = &xbuf->ring[dir];
 
 	r->dir = dir;
+	r->xbuf = xbuf;
+	r->drv_ended = false;
 	raw_spin_lock_init(&r->lock);
 	r->drv_pos = 0;
 	r->drv_rsv = 0;
@@ -856,3 +959,46 @@ ssize_t evl_write_xbuf(struct evl_xbuf *xbuf, const void *buf, size_t count,
 	return xbk_drv_write(&xbuf->ring[XBUF_INBOUND], buf, count, f_flags);
 }
 EXPORT_SYMBOL_GPL(evl_write_xbuf);
+
+/*
+ * End the stream, both directions: the application reads what is left,
+ * then EPIPE; its writes fail with EPIPE; poll(2) says EPOLLHUP. The
+ * ABI's word for a peer gone, XBUF_OWNER_GONE in the driver page's
+ * `owner`, tells the library and the bindings, which read the mapping.
+ * Under each ring's lock, so no commit is half published; a call of the
+ * driver still in flight races with the end (its bytes may come after
+ * it). The driver's own blocked calls go on. Any context but NMI.
+ */
+int evl_shutdown_xbuf(struct evl_xbuf *xbuf)
+{
+	unsigned long flags;
+	bool wake;
+	int dir;
+
+	if (in_nmi())
+		return -EPERM;
+	if (READ_ONCE(xbuf->app_gone))
+		return -EIDRM;
+
+	for (dir = 0; dir < 2; dir++) {
+		struct xbk_ring *r = &xbuf->ring[dir];
+
+		raw_spin_lock_irqsave(&r->lock, flags);
+		/*
+		 * After the positions of the calls that returned (published
+		 * under this lock): pairs with the acquire in xbk_drv_gone(),
+		 * and, for the owner word, with the acquire of the driver
+		 * page's `owner` in csrc/kernel.c and src/fast.ts.
+		 */
+		smp_store_release(&r->drv_ended, true);
+		smp_store_release(&r->drv_ep->owner, XBUF_OWNER_GONE);
+		/* K1: a sleeper of the app end must look again (the wake rule's "release"). */
+		wake = xbk_drv_k1(r);
+		raw_spin_unlock_irqrestore(&r->lock, flags);
+		if (wake)
+			xbk_wake_app(r);
+	}
+
+	return 0;
+}
+EXPORT_SYMBOL_GPL(evl_shutdown_xbuf);

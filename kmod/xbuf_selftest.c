@@ -7,11 +7,16 @@
  *   ioctl(BIND, fd)      evl_get_xbuf(fd)
  *   ioctl(KWRITE, kio)   evl_write_xbuf(kbuf, count, flags) -> inbound
  *   ioctl(KREAD, kio)    evl_read_xbuf(kbuf, count, flags)  <- outbound
- *   ioctl(UNBIND)        evl_put_xbuf()   (close does it too)
+ *   ioctl(SHUTDOWN)      evl_shutdown_xbuf()
+ *   ioctl(UNBIND)        evl_put_xbuf()   (the stream goes on)
+ *   release              evl_shutdown_xbuf(), evl_put_xbuf()
  *
  * KREAD/KWRITE return exactly what the in-kernel call returned. The
  * binding is looked up under a mutex but the call runs without it, so
  * several threads may block in the same binding; UNBIND waits for them.
+ * The file's release is the driving process gone (its close, or its
+ * death): the driver side is gone, so the stream ends, as a user-space
+ * driver's death ends it.
  */
 #include <linux/fcntl.h>
 #include <linux/fs.h>
@@ -36,13 +41,15 @@ struct xbk_selftest_session {
 	wait_queue_head_t idle;
 };
 
-static void xbk_selftest_unbind(struct xbk_selftest_session *s)
+static void xbk_selftest_unbind(struct xbk_selftest_session *s, bool end)
 {
 	lockdep_assert_held(&s->lock);
 	if (!s->xbuf)
 		return;
 
 	wait_event(s->idle, !atomic_read(&s->users));
+	if (end)
+		evl_shutdown_xbuf(s->xbuf);	/* -EIDRM if the app left: nothing to end */
 	evl_put_xbuf(s->efile);
 	s->xbuf = NULL;
 	s->efile = NULL;
@@ -151,9 +158,14 @@ static long xbk_selftest_ioctl(struct file *filp, unsigned int cmd,
 		return ret;
 	case XBUF_SELFTEST_IOC_UNBIND:
 		mutex_lock(&s->lock);
-		xbk_selftest_unbind(s);
+		xbk_selftest_unbind(s, false);
 		mutex_unlock(&s->lock);
 		return 0;
+	case XBUF_SELFTEST_IOC_SHUTDOWN:
+		mutex_lock(&s->lock);
+		ret = s->xbuf ? evl_shutdown_xbuf(s->xbuf) : -ENXIO;
+		mutex_unlock(&s->lock);
+		return ret;
 	default:
 		return -ENOTTY;
 	}
@@ -181,7 +193,7 @@ static int xbk_selftest_release(struct inode *inode, struct file *filp)
 
 	/* No ioctl can be in flight on a file being released. */
 	mutex_lock(&s->lock);
-	xbk_selftest_unbind(s);
+	xbk_selftest_unbind(s, true);
 	mutex_unlock(&s->lock);
 	mutex_destroy(&s->lock);
 	kfree(s);

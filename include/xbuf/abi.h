@@ -118,7 +118,8 @@ struct xbuf_shm_endpoint {
 	__u64 pos;		/* free-running count of bytes produced / consumed */
 	__u32 seq;		/* futex word the peer sleeps on; bumped on progress when the peer waits */
 	__u32 waiters;		/* threads of this end sleeping on the peer's seq */
-	__u32 owner;		/* user-space backend: pid holding this end, 0 never held, XBUF_OWNER_GONE; kernel: 0.
+	__u32 owner;		/* user-space backend: pid holding this end, 0 never held, XBUF_OWNER_GONE; kernel: 0,
+				 * XBUF_OWNER_GONE in the driver page once the driver ended the stream.
 				 * Display only: the holder is whoever has an OFD write lock on this
 				 * endpoint's first byte of the object (docs/ABI.md, "Peer death") */
 	__u32 wanted;		/* producer: the smallest count a sleeping writer needs room for */

@@ -44,6 +44,34 @@
  * (private, id from XBUF_IOC_INFO) prints "ifill isize ofill osize";
  * mode 0400, owned by the element's creator.
  *
+ * The stream and the two sides leaving (EVL's rules, plus an end of stream):
+ *  - the driver side (in-kernel: evl_get_xbuf() in kmod/include/evl/xbuf.h)
+ *    taking and dropping references never ends the stream: the
+ *    application keeps waiting. It ends when the driver calls
+ *    evl_shutdown_xbuf() (xbuf_latmus.ko does when a session ends;
+ *    xbuf_selftest.ko on SHUTDOWN, and when the file of the process
+ *    driving it is released: its close or its death). Then read(2)
+ *    returns what is left (a blocking read: fewer than count bytes),
+ *    then -1/EPIPE, blocking or not; write(2) fails with EPIPE at once;
+ *    poll(2) adds EPOLLHUP; XBUF_IOC_WAIT with XBUF_KWAIT_EOS reports IN
+ *    while a byte is left, then -1/EPIPE, and -1/EPIPE for OUT. The driver page says so
+ *    with the ABI's peer-gone word: both of its endpoints' `owner` is
+ *    XBUF_OWNER_GONE (stored after the last positions, release), 0
+ *    while the stream runs. The next driver call (evl_read_xbuf() or
+ *    evl_write_xbuf(), count > 0) starts a new stream where the old one
+ *    stopped: positions go on, `owner` is 0 again, nothing is lost or
+ *    replayed.
+ *  - the application leaving: when an element's last file is released
+ *    (the last fd closed and the last mapping gone, in every process: a
+ *    mapping pins its file), every driver call blocked on it returns
+ *    -EIDRM at once, and every later one (count > 0) returns -EIDRM,
+ *    used or not; the node and sysfs go, and the name is free again. A
+ *    driver's reference keeps the memory valid until evl_put_xbuf().
+ *    Until then a public element stays openable by name while any fd or
+ *    mapping of it lives, the creator's or not.
+ *  - count 0 returns 0 before any other check: read(2), write(2), and
+ *    the in-kernel calls (XBUF_IOC_WAIT's count 0 means "any byte").
+ *
  * Access modes: an O_RDONLY element fd may read(2), poll(2) and
  * XBUF_IOC_WAIT(IN), never write(2) (EBADF), XBUF_IOC_WAIT(OUT) (EBADF),
  * XBUF_IOC_CLAIM (EBADF) or map PROT_WRITE (EACCES). XBUF_IOC_CLONE needs
@@ -110,11 +138,16 @@ struct xbuf_elem_rings {
  * `count` bytes (XBUF_KWAIT_IN; count 0: any byte) and/or a blocking
  * write(2) of `count` bytes (XBUF_KWAIT_OUT) would complete. Returns the
  * ready mask (> 0), 0 on timeout, -1/EINTR, -1/EINVAL (count > capacity or
- * no ring in a requested direction: ENOBUFS). timeout_ns < 0: forever.
+ * no ring in a requested direction: ENOBUFS), -1/EPIPE (with XBUF_KWAIT_EOS
+ * in events: the stream ended and nothing requested is ready, see above;
+ * without it the end is not reported, as before it existed: a caller
+ * that does not look for the end would take the EPIPE for "look again"
+ * and spin). timeout_ns < 0: forever.
  * A waiter for OUT counts as a blocked writer (the driver may short-read).
  */
 #define XBUF_KWAIT_IN		0x1
 #define XBUF_KWAIT_OUT		0x4
+#define XBUF_KWAIT_EOS		0x8	/* report the end of the stream: EPIPE */
 struct xbuf_wait_req {
 	__u32 events;
 	__u32 __pad;
@@ -163,7 +196,8 @@ struct xbuf_wait_req {
  * an fd that is no element, EINVAL for a period below
  * XBUF_LATMUS_MIN_PERIOD_US or interval < period, ENOSPC when the module
  * parameter `max_sessions` (default 4) sessions run already.
- * STOP (and close) stops the timer and drops the reference. STATS reads
+ * STOP (and close) stops the timer, ends the stream (evl_shutdown_xbuf():
+ * the reader drains, then EPIPE) and drops the reference. STATS reads
  * the counters (a record that does not fit is counted in `dropped`).
  */
 #define XBUF_LATMUS_MIN_PERIOD_US	20
@@ -333,7 +367,9 @@ struct xbuf_latmus_end {		/* the run's totals, as the sampler counted them */
  * ns instead of the clock's (fake_count <= XBUF_LATMUS_FAKE_MAX, 0: off).
  * FINISH: stop sampling, send what is pending, then END, and stop; returns
  * at once (STATS.running drops to 0 once END is written). STOP: at once,
- * whatever is pending is not sent.
+ * whatever is pending is not sent. A sampler that stops by itself (END
+ * written, or the ring failed) ends the stream then, STOP or close
+ * otherwise: after END (or what an error left), a reader gets EPIPE.
  */
 #define XBUF_LATMUS_FAKE_MAX	4096
 struct xbuf_latmus_setup {
@@ -392,7 +428,11 @@ struct xbuf_latmus_stats {
  * is none); KREAD/KWRITE return what evl_read_xbuf()/evl_write_xbuf()
  * return (flags: XBUF_KIO_NONBLOCK -> O_NONBLOCK; XBUF_KIO_ATOMIC: call it
  * with preemption disabled, XBUF_KIO_IRQOFF: with irqs off) and set `ns`
- * to the time the call took. Built only for the tests (XBUF_SELFTEST=1).
+ * to the time the call took. SHUTDOWN returns evl_shutdown_xbuf()'s answer;
+ * UNBIND is evl_put_xbuf() alone (the stream goes on); the release of the
+ * selftest file (close, or the death of the process driving it) ends the
+ * stream first, then puts: the driving process gone is the driver gone.
+ * ENXIO without a binding. Built only for the tests (XBUF_SELFTEST=1).
  */
 #define XBUF_KIO_NONBLOCK	0x1
 #define XBUF_KIO_ATOMIC		0x2
@@ -408,6 +448,7 @@ struct xbuf_kio {
 #define XBUF_SELFTEST_IOC_UNBIND _IO(XBUF_IOC_MAGIC, 0x21)
 #define XBUF_SELFTEST_IOC_KREAD	 _IOW(XBUF_IOC_MAGIC, 0x22, struct xbuf_kio)
 #define XBUF_SELFTEST_IOC_KWRITE _IOW(XBUF_IOC_MAGIC, 0x23, struct xbuf_kio)
+#define XBUF_SELFTEST_IOC_SHUTDOWN _IO(XBUF_IOC_MAGIC, 0x24)
 
 _Static_assert(sizeof(struct xbuf_clone_req) == 88, "clone req");
 _Static_assert(sizeof(struct xbuf_latmus_record) == 24, "latmus record");

@@ -27,7 +27,9 @@
 # Env: XBUF_KTEST_DIR (work/cache dir, default /tmp/xbuf-ktest),
 #      XBUF_KTEST_TIMEOUT (seconds for the guest, default 1200),
 #      XBUF_KTEST_SMP (guest CPUs, default 2),
-#      XBUF_KTEST_BUN (0: skip the Bun test in the guest, default 1).
+#      XBUF_KTEST_BUN (0: skip the Bun test in the guest, default 1),
+#      XBUF_KTEST_ONLY (guest C tests to build and run, by name, e.g.
+#      "t_eos t_eidrm"; default: all of test/kernel/tests/t_*.c).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -35,6 +37,7 @@ WORK=${XBUF_KTEST_DIR:-/tmp/xbuf-ktest}
 TIMEOUT=${XBUF_KTEST_TIMEOUT:-1200}
 SMP=${XBUF_KTEST_SMP:-2}
 BUN_TEST=${XBUF_KTEST_BUN:-1}
+ONLY=${XBUF_KTEST_ONLY:-}
 BUN=$ROOT/node_modules/bun/bin/bun.exe
 PASS=0
 FAIL=0
@@ -187,6 +190,9 @@ pass build-libxbuf
 
 for t in "$ROOT"/test/kernel/tests/t_*.c; do
 	n=$(basename "$t" .c)
+	if [ -n "$ONLY" ]; then
+		case " $ONLY " in *" $n "*) ;; *) continue ;; esac
+	fi
 	lib=""
 	case $n in t_lib_*) lib="$WORK/libxbuf.a" ;; esac
 	gcc -static $(tr "\n" " " < "$ROOT/csrc/cflags") -O2 -g -pthread -I"$ROOT/include" -I"$ROOT/test" \

@@ -110,6 +110,12 @@ static inline long kt_kio(int st, unsigned long cmd, void *buf, size_t n,
 	return ioctl(st, cmd, &kio);
 }
 
+/* evl_shutdown_xbuf() of the session's element: 0, or -1 with errno. */
+static inline int kt_shutdown(int st)
+{
+	return ioctl(st, XBUF_SELFTEST_IOC_SHUTDOWN);
+}
+
 /* evl_write_xbuf() into the inbound ring; evl_read_xbuf() from the outbound one. */
 #define kt_kwrite(st, buf, n, fl) kt_kio(st, XBUF_SELFTEST_IOC_KWRITE, (void *)(buf), n, fl)
 #define kt_kread(st, buf, n, fl)  kt_kio(st, XBUF_SELFTEST_IOC_KREAD, buf, n, fl)
@@ -194,6 +200,24 @@ static inline int kt_same(const unsigned char *p, size_t n, unsigned seed)
 		if (p[i] != (unsigned char)(seed + i * 7 + (i >> 8)))
 			return 0;
 	return 1;
+}
+
+/* poll(2) of one fd: its revents, 0 on timeout. */
+static inline short kt_poll1(int fd, short events, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int n = poll(&p, 1, ms);
+
+	CHECK(n >= 0);
+	return n ? p.revents : 0;
+}
+
+/* XBUF_IOC_WAIT: the ready mask, 0 on timeout, or -1 with errno. */
+static inline long kt_kwait(int fd, unsigned events, uint64_t count, long long ns)
+{
+	struct xbuf_wait_req w = { .events = events, .count = count, .timeout_ns = ns };
+
+	return ioctl(fd, XBUF_IOC_WAIT, &w);
 }
 
 /* A full shared mapping of element fd, PROT_READ|PROT_WRITE. */

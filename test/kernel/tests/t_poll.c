@@ -25,22 +25,6 @@ static void *later(void *arg)
 	return NULL;
 }
 
-static short poll1(int fd, short events, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-	int n = poll(&p, 1, ms);
-
-	CHECK(n >= 0);
-	return n ? p.revents : 0;
-}
-
-static long kwait(int fd, unsigned events, uint64_t count, long long ns)
-{
-	struct xbuf_wait_req w = { .events = events, .count = count, .timeout_ns = ns };
-
-	return ioctl(fd, XBUF_IOC_WAIT, &w);
-}
-
 int main(void)
 {
 	char buf[4096] = { 0 };
@@ -51,54 +35,54 @@ int main(void)
 	fd = kt_create_ok(4096, 4096, 0, NULL);
 	st = kt_bind(fd);
 
-	CHECK_EQ(poll1(fd, POLLIN | POLLOUT, 0), POLLOUT);
+	CHECK_EQ(kt_poll1(fd, POLLIN | POLLOUT, 0), POLLOUT);
 	CHECK_EQ(kt_kwrite(st, buf, 1, 0), 1);
-	CHECK_EQ(poll1(fd, POLLIN | POLLOUT, 0), POLLIN | POLLOUT);
+	CHECK_EQ(kt_poll1(fd, POLLIN | POLLOUT, 0), POLLIN | POLLOUT);
 	CHECK_EQ(read(fd, buf, 1), 1);
 	CHECK_EQ(write(fd, buf, 4096), 4096);
-	CHECK_EQ(poll1(fd, POLLIN | POLLOUT, 0), 0);
+	CHECK_EQ(kt_poll1(fd, POLLIN | POLLOUT, 0), 0);
 
 	/* A blocked poll wakes when the driver frees room. */
 	j = (struct job){ .st = st, .ms = 100, .op = 1 };
 	CHECK(!pthread_create(&t, NULL, later, &j));
-	CHECK_EQ(poll1(fd, POLLOUT, 10000), POLLOUT);
+	CHECK_EQ(kt_poll1(fd, POLLOUT, 10000), POLLOUT);
 	CHECK(!pthread_join(t, NULL));
 	/* ...and when the driver sends data. */
 	j = (struct job){ .st = st, .ms = 100, .op = 0 };
 	CHECK(!pthread_create(&t, NULL, later, &j));
-	CHECK_EQ(poll1(fd, POLLIN, 10000), POLLIN);
+	CHECK_EQ(kt_poll1(fd, POLLIN, 10000), POLLIN);
 	CHECK(!pthread_join(t, NULL));
 	CHECK_EQ(read(fd, buf, 50), 50);
 
 	/* XBUF_IOC_WAIT: ready only when a blocking call would complete. */
 	CHECK_EQ(kt_kwrite(st, buf, 50, 0), 50);
-	CHECK_EQ(kwait(fd, XBUF_KWAIT_IN, 100, 0), 0);
-	CHECK_EQ(kwait(fd, XBUF_KWAIT_IN, 0, 0), XBUF_KWAIT_IN);
-	CHECK_EQ(kwait(fd, XBUF_KWAIT_IN, 50, 0), XBUF_KWAIT_IN);
-	CHECK_EQ(kwait(fd, XBUF_KWAIT_IN, 100, 50 * 1000000LL), 0);	/* times out */
+	CHECK_EQ(kt_kwait(fd, XBUF_KWAIT_IN, 100, 0), 0);
+	CHECK_EQ(kt_kwait(fd, XBUF_KWAIT_IN, 0, 0), XBUF_KWAIT_IN);
+	CHECK_EQ(kt_kwait(fd, XBUF_KWAIT_IN, 50, 0), XBUF_KWAIT_IN);
+	CHECK_EQ(kt_kwait(fd, XBUF_KWAIT_IN, 100, 50 * 1000000LL), 0);	/* times out */
 	j = (struct job){ .st = st, .ms = 100, .op = 0 };
 	CHECK(!pthread_create(&t, NULL, later, &j));
-	CHECK_EQ(kwait(fd, XBUF_KWAIT_IN, 100, -1), XBUF_KWAIT_IN);
+	CHECK_EQ(kt_kwait(fd, XBUF_KWAIT_IN, 100, -1), XBUF_KWAIT_IN);
 	CHECK(!pthread_join(t, NULL));
 	CHECK_EQ(read(fd, buf, 100), 100);
 	/* outbound holds 3096 of 4096: 1000 fits, 1001 does not */
-	CHECK_EQ(kwait(fd, XBUF_KWAIT_OUT, 1000, 0), XBUF_KWAIT_OUT);
-	CHECK_EQ(kwait(fd, XBUF_KWAIT_OUT, 1001, 0), 0);
+	CHECK_EQ(kt_kwait(fd, XBUF_KWAIT_OUT, 1000, 0), XBUF_KWAIT_OUT);
+	CHECK_EQ(kt_kwait(fd, XBUF_KWAIT_OUT, 1001, 0), 0);
 	j = (struct job){ .st = st, .ms = 100, .op = 1 };
 	CHECK(!pthread_create(&t, NULL, later, &j));
-	CHECK_EQ(kwait(fd, XBUF_KWAIT_OUT | XBUF_KWAIT_IN, 2000, 10000000000LL),
+	CHECK_EQ(kt_kwait(fd, XBUF_KWAIT_OUT | XBUF_KWAIT_IN, 2000, 10000000000LL),
 		 XBUF_KWAIT_OUT);
 	CHECK(!pthread_join(t, NULL));
-	CHECK_ERRNO(kwait(fd, XBUF_KWAIT_OUT, 4097, 0), EINVAL);
-	CHECK_ERRNO(kwait(fd, 0, 1, 0), EINVAL);
-	CHECK_ERRNO(kwait(fd, 0x100, 1, 0), EINVAL);
+	CHECK_ERRNO(kt_kwait(fd, XBUF_KWAIT_OUT, 4097, 0), EINVAL);
+	CHECK_ERRNO(kt_kwait(fd, 0, 1, 0), EINVAL);
+	CHECK_ERRNO(kt_kwait(fd, 0x100, 1, 0), EINVAL);
 	close(st);
 	close(fd);
 
 	/* No ring, no event. */
 	fd = kt_create_ok(4096, 0, 0, NULL);
-	CHECK_EQ(poll1(fd, POLLIN | POLLOUT, 0), 0);
-	CHECK_ERRNO(kwait(fd, XBUF_KWAIT_OUT, 1, 0), ENOBUFS);
+	CHECK_EQ(kt_poll1(fd, POLLIN | POLLOUT, 0), 0);
+	CHECK_ERRNO(kt_kwait(fd, XBUF_KWAIT_OUT, 1, 0), ENOBUFS);
 	close(fd);
 
 	/* Wake-up from hard irq: latmus writes from its hrtimer. */
@@ -114,7 +98,7 @@ int main(void)
 	for (int i = 0; i < 5; i++) {
 		struct xbuf_latmus_record rec;
 
-		CHECK_EQ(poll1(fd, POLLIN, 10000), POLLIN);
+		CHECK_EQ(kt_poll1(fd, POLLIN, 10000), POLLIN);
 		CHECK_EQ(read(fd, &rec, sizeof(rec)), sizeof(rec));
 	}
 	close(lm);
