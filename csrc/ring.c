@@ -193,6 +193,16 @@ static int64_t settle_now(struct xb_end *e, size_t count, bool partial)
 		    load_acquire(&app->creator) == XBUF_OWNER_GONE)
 			return -EIDRM;
 	}
+	/*
+	 * The driver ended the stream (evl_shutdown_xbuf(): the owner words of
+	 * its ends are XBUF_OWNER_GONE): an application write fails at once,
+	 * as into a pipe nobody reads, on both backends (the module's
+	 * write(2) too), rather than fill a ring nobody will drain. A death
+	 * is seen when the write would wait.
+	 */
+	if (e->role == XB_PRODUCER && xb_end_side(e) == XBUF_SIDE_APP &&
+	    load_acquire(&e->peer->owner) == XBUF_OWNER_GONE)
+		return -EPIPE;
 	n = ready_now(e, count, partial);
 	if (n || !e->ops->peer_gone(e))
 		return (int64_t)n;

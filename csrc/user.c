@@ -733,7 +733,8 @@ static int owner_lock(struct xb_end *e, short type)
  * stream goes on where it stood), and so do the counters; seq only moves
  * forward: a peer asleep on it compares it with what it saw.
  */
-static int user_claim(struct xb_end *e)
+/* Take the end for this process: its OFD write lock, then the words a peer reads. */
+static int claim_end(struct xb_end *e)
 {
 	uint32_t me = (uint32_t)xb_self_pid();
 	int ret;
@@ -755,6 +756,27 @@ static int user_claim(struct xb_end *e)
 	futex_wake_shared(&e->self->seq);
 	e->claimed = true;
 	return 0;
+}
+
+static int user_claim(struct xb_end *e)
+{
+	int ret = e->claimed ? 0 : claim_end(e);
+
+	if (!ret && xb_end_side(e) == XBUF_SIDE_DRIVER) {
+		/*
+		 * A driver back after evl_shutdown_xbuf() starts a new stream
+		 * both ways (xbuf.ko's rule too): its other end, ended and held
+		 * by nobody since, reads as never held, so an application
+		 * write before the driver's first read there is no EPIPE.
+		 */
+		struct xb_end *o = xb_end_of(e->el, XBUF_SIDE_DRIVER, !e->ring);
+		uint32_t gone = XBUF_OWNER_GONE;
+
+		if (o->data)
+			__atomic_compare_exchange_n(&o->self->owner, &gone, 0, false,
+						    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+	}
+	return ret;
 }
 
 /*
@@ -810,7 +832,7 @@ static void user_release(struct xb_end *e)
 static int user_shutdown(struct xb_end *e)
 {
 	uint32_t me = (uint32_t)xb_self_pid();
-	int ret = user_claim(e);
+	int ret = e->claimed ? 0 : claim_end(e);	/* not user_claim(): that would revive the other end */
 
 	if (ret)
 		return ret;

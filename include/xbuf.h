@@ -229,8 +229,9 @@ const char *xbuf_name(int fd);
 /*
  * Which backend serves the element: XBUF_BACKEND_USER (shared memory
  * between processes, futex waits, EPIPE on peer death) or
- * XBUF_BACKEND_KERNEL (xbuf.ko: the driver side runs in the kernel; no
- * EPIPE, owner pids 0, evl_get_xbuf() from user space returns NULL).
+ * XBUF_BACKEND_KERNEL (xbuf.ko: the driver side runs in the kernel and
+ * ends its streams with the module's evl_shutdown_xbuf(); owner pids 0,
+ * evl_get_xbuf() from user space returns NULL).
  * -EBADF if fd is no element.
  */
 #define XBUF_BACKEND_USER	1

@@ -171,6 +171,8 @@ export class FastEnd {
    * peer is gone; a consumer gets what it published first.
    */
   settle(count: number, partial: boolean): number {
+    // The driver ended the stream (evl_shutdown_xbuf): a write fails at once, as ring.c's settle_now().
+    if (!this.consumer && this.#peer[EP.OWNER] === OWNER_GONE) return -32;
     const n = this.ready(count, partial);
     if (n !== 0 || !this.peerGone()) return n;
     if (!this.consumer) return -32;

@@ -135,6 +135,12 @@ int main(int argc, char **argv)
 		char c;
 
 		CHECK(xb);
+		/*
+		 * The peer of step 3 ended its stream (evl_shutdown_xbuf()):
+		 * application writes fail with EPIPE until a driver call starts
+		 * the next one; this one does.
+		 */
+		CHECK(evl_read_xbuf(xb, buf, 4, O_NONBLOCK) == -EAGAIN);
 		CHECK(pipe(pipefd) == 0);
 		app = fork();
 		CHECK(app >= 0);

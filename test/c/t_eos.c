@@ -50,12 +50,17 @@ int main(void)
 	CHECK_EQ(xbuf_read(fd, buf, 64), 32);	/* the tail, shorter than asked */
 	CHECK_ERRNO(xbuf_read(fd, buf, 1), EPIPE);
 	CHECK_ERR(xbuf_poll(fd, XBUF_POLLIN, 1, -1), EPIPE);
+	/* Writes too, at once, though there is room: nobody will read them (a pipe's rule; xbuf.ko's too). */
+	CHECK_ERRNO(xbuf_write(fd, "x", 1), EPIPE);
+	CHECK_ERR(xbuf_poll(fd, XBUF_POLLOUT, 1, 0), EPIPE);
 
-	/* A new driver call starts a new stream. */
+	/* A new driver call starts a new stream, both ways. */
 	xb = evl_get_xbuf(fd, &f);
 	CHECK(xb);
 	CHECK_EQ(evl_write_xbuf(xb, "more", 4, 0), 4);
 	CHECK_EQ(xbuf_read(fd, buf, 4), 4);
+	CHECK_EQ(xbuf_write(fd, "back", 4), 4);
+	CHECK_EQ(evl_read_xbuf(xb, buf, 4, 0), 4);
 	CHECK_EQ(evl_shutdown_xbuf(xb), 0);
 	CHECK_ERRNO(xbuf_read(fd, buf, 1), EPIPE);
 	evl_put_xbuf(f);
