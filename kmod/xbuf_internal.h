@@ -121,7 +121,7 @@ struct evl_xbuf {
 	bool app_gone;			/* the last one went: driver calls get -EIDRM */
 	char name[XBUF_KNAME_LEN];
 	struct device *dev;
-	struct list_head next;		/* in xbk_public_list, from creation to the end of release */
+	struct list_head next;		/* in xbk_named_list if named, from creation to the end of release */
 	/* Ownership. */
 	kuid_t uid;			/* creator (euid): node owner, charged for the pages */
 	kgid_t gid;

@@ -11,7 +11,7 @@
  *   no devt          "@<id>"   private element: sysfs only
  *
  * Ids (= minors) are allocated cyclically from xbk_ids, and an element
- * keeps its id and its name (xbk_public_list) from before its pages are
+ * keeps its id and its name (xbk_named_list) from before its pages are
  * allocated until its device is gone: a create of the same name in
  * between is EEXIST, never a duplicate sysfs entry, and an old inode
  * rarely meets a new element of its minor (and is refused when it does:
@@ -75,7 +75,7 @@ MODULE_PARM_DESC(user_mem_max_mb,
  * The mutex also orders kref_put.
  */
 static DEFINE_MUTEX(xbk_lock);
-static LIST_HEAD(xbk_public_list);
+static LIST_HEAD(xbk_named_list);	/* every element with a name, public or private: one name space */
 static DEFINE_XARRAY_ALLOC(xbk_ids);
 static u32 xbk_next_id;
 static DEFINE_XARRAY(xbk_charges);
@@ -113,8 +113,8 @@ static void xbk_unlist(struct evl_xbuf *xbuf)
 	lockdep_assert_held(&xbk_lock);
 	if (!xbuf->listed)
 		return;
-	if (xbuf->public)
-		list_del(&xbuf->next);
+	if (!list_empty(&xbuf->next))
+		list_del_init(&xbuf->next);
 	xa_erase(&xbk_ids, xbuf->id);
 	xbuf->listed = false;
 }
@@ -200,12 +200,13 @@ static void xbk_app_leave(struct evl_xbuf *xbuf)
 	mutex_unlock(&xbk_lock);
 }
 
-static struct evl_xbuf *xbk_find_public(const char *name)
+/* A live element holding this name, public or private (EVL's factory: one name space). */
+static struct evl_xbuf *xbk_find_named(const char *name)
 {
 	struct evl_xbuf *xbuf;
 
 	lockdep_assert_held(&xbk_lock);
-	list_for_each_entry(xbuf, &xbk_public_list, next)
+	list_for_each_entry(xbuf, &xbk_named_list, next)
 		if (!strcmp(xbuf->name, name))
 			return xbuf;
 
@@ -313,7 +314,7 @@ static struct file *xbk_create(const struct xbuf_clone_req *req,
 	mutex_init(&xbuf->claim_lock);
 
 	mutex_lock(&xbk_lock);
-	if (public && xbk_find_public(name)) {
+	if (*name && xbk_find_named(name)) {
 		mutex_unlock(&xbk_lock);
 		ret = -EEXIST;
 		goto fail_free;
@@ -326,8 +327,8 @@ static struct file *xbk_create(const struct xbuf_clone_req *req,
 		ret = ret == -EBUSY ? -ENOSPC : ret;
 		goto fail_free;
 	}
-	if (public)
-		list_add(&xbuf->next, &xbk_public_list);
+	if (*name)
+		list_add(&xbuf->next, &xbk_named_list);
 	xbuf->listed = true;
 	ret = xbk_charge(xbuf->uid, pages);
 	if (!ret)

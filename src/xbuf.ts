@@ -212,6 +212,15 @@ export class XBuf {
   #armed = false;
   #spinUs = DEFAULT_SPIN_US;
   #waiters: Waiter[] = [];
+  /**
+   * The mapping's hold and what keeps it (the ring buffers point at
+   * `keeper`), and whether memory of the mapping was handed out (a view,
+   * a batch, a produce callback's view): if not, close() unmaps at once,
+   * so the element (and its name: held while any fd or mapping lives)
+   * goes with the fd, not at the next garbage collection.
+   */
+  #hold: { keeper: object; hold: number };
+  #exposed = false;
 
   private constructor(native: Native, fd: number) {
     this.#native = native;
@@ -231,7 +240,8 @@ export class XBuf {
     // The ring buffers keep the hold alive: see `mappings`.
     const keeper = {};
     for (const ring of [this.#in, this.#out]) if (ring) (ring.bytes.buffer as unknown as { keeper: object }).keeper = keeper;
-    mappings.register(keeper, { native, hold });
+    mappings.register(keeper, { native, hold }, keeper);
+    this.#hold = { keeper, hold };
     this.#files.fd = fd;
     unclosed.register(this, { native, files: this.#files }, this);
   }
@@ -392,6 +402,7 @@ export class XBuf {
       if (got > 0) return this.#takeCopy(ring, end, got);
       if (got < 0) throw XBufError.fromErrno(got, "read");
       await this.#wait(C.XBUF_POLLIN, count);
+      this.#check(); // closed meanwhile: the mapping may be gone (close() unmaps when nothing was handed out)
     }
   }
 
@@ -515,6 +526,7 @@ export class XBuf {
       if (got > 0) return this.#putCopy(ring, end, bytes);
       if (got < 0) throw XBufError.fromErrno(got, "write");
       await this.#wait(C.XBUF_POLLOUT, n);
+      this.#check(); // closed meanwhile: the mapping may be gone (close() unmaps when nothing was handed out)
     }
   }
 
@@ -562,6 +574,7 @@ export class XBuf {
    */
   async produce(n: number, fill: (view: Uint8Array) => void): Promise<void> {
     const ring = this.#ring("outbound");
+    this.#exposed = true;
     const count = checkSize("n", n, ring.capacity);
     if (!count) return;
     const end = this.#fast("outbound");
@@ -611,6 +624,7 @@ export class XBuf {
    */
   async *views(options: { max?: number } = {}): AsyncGenerator<Uint8Array, void, undefined> {
     const ring = this.#ring("inbound");
+    this.#exposed = true;
     const max = checkSize("max", options.max ?? ring.capacity, Number.MAX_SAFE_INTEGER) || 1;
     const end = this.#fast("inbound");
     let held = 0;
@@ -658,6 +672,7 @@ export class XBuf {
   drain(fn: (bytes: Uint8Array, start: number, end: number) => unknown, options?: { max?: number }): number {
     const end = this.#inFast ?? this.#fast("inbound");
     if (this.#closed) this.#check();
+    this.#exposed = true;
     const max = options?.max ?? end.capacity;
     const bytes = this.#in!.bytes;
     if (end.borrowed) throw busy("drain");
@@ -699,6 +714,7 @@ export class XBuf {
   drainRecords<S extends Record<string, FieldType>>(layout: RecordLayout<S>, fn: (batch: RecordBatch<S>) => unknown): number {
     const end = this.#inFast ?? this.#fast("inbound");
     if (this.#closed) this.#check();
+    this.#exposed = true;
     const size = layout.size;
     const batch = this.#batchOf(layout);
     const most = Math.floor(end.capacity / size) * size;
@@ -773,6 +789,7 @@ export class XBuf {
     const maxRecords = Math.max(1, Math.min(options.max ?? Infinity, Math.floor(ring.capacity / size)));
     const end = this.#fast("inbound");
     const batch = this.#batchOf(layout);
+    this.#exposed = true;
     let held = 0;
     try {
       for (;;) {
@@ -873,6 +890,11 @@ export class XBuf {
     this.#closed = true;
     unclosed.unregister(this);
     this.#lib.xbuf_close(this.#fd);
+    if (!this.#exposed) {
+      // Nothing outside holds memory of the mapping, and nothing inside touches it once closed.
+      mappings.unregister(this.#hold.keeper);
+      this.#lib.xbuf_map_release(this.#hold.hold);
+    }
     // The helper thread answers an armed wait with EBADF, then end-of-file;
     // the notify fd is closed by #pump once that read settles.
     if (this.#files.notify >= 0 && !this.#armed) {

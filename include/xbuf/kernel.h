@@ -104,7 +104,7 @@
  * XBUF_IOC_CLONE on /dev/xbuf/clone: returns a new element fd (O_CLOEXEC,
  * O_RDWR, plus O_NONBLOCK with XBUF_KCLONE_NONBLOCK) or -1/errno:
  * EINVAL (both sizes 0, a size > 2^30, unknown flag, public without name,
- * bad name, a mode with bits other than 0666), EEXIST (public name taken,
+ * bad name, a mode with bits other than 0666), EEXIST (the name is held by a live element, public or private,
  * or still being released), ENAMETOOLONG (no NUL in name), ENOMEM (no
  * memory, over the creator's limit, or a size whose mapping cannot fit in
  * RAM), ENOSPC (too many elements), EBADF (clone fd not open for

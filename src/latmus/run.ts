@@ -25,6 +25,13 @@ import {
 } from "./format.ts";
 import { isolatedCpus } from "./cpus.ts";
 
+/**
+ * Runs in this process so far: each names its element anew, since a name
+ * stays taken while the element lives, and the views a run reads keep its
+ * mapping (so the element) until they are garbage.
+ */
+let runs = 0;
+
 export const KERNEL_DEVICE = "/dev/xbuf/latmus";
 
 export interface LatmusOptions {
@@ -174,7 +181,7 @@ export async function runLatmus(opts: LatmusOptions, io: LatmusIO): Promise<Latm
   const every = opts.lines ?? HEADER_EVERY;
   let xb: XBuf;
   try {
-    xb = XBuf.create({ inbound: Math.max(FRAME_MAX, opts.samplesFile ? RING_SAMPLES : RING_BYTES), outbound: 0, name: `latmus-${process.pid}`, backend });
+    xb = XBuf.create({ inbound: Math.max(FRAME_MAX, opts.samplesFile ? RING_SAMPLES : RING_BYTES), outbound: 0, name: `latmus-${process.pid}-${++runs}`, backend });
   } catch (e) {
     if (e instanceof XBufError && e.code === "ENODEV") throw new LatmusUnavailable("kernel backend not available: module not loaded");
     throw e;

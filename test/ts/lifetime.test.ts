@@ -64,3 +64,30 @@ describe("end of stream and the application leaving", () => {
     expect((await out).trim()).toBe("wait -43"); // -EIDRM
   });
 });
+
+describe("names come back with close()", () => {
+  // A name stays taken while its element lives (any fd or mapping); close()
+  // unmaps at once unless memory of the mapping was handed out (views,
+  // batches), so copying users can create the same name again right away.
+  test("create, copy traffic, close, create the same name again (public and private)", () => {
+    for (const name of [`/${uniqueName("again")}`, uniqueName("again")]) {
+      const a = XBuf.create({ inbound: 4096, outbound: 4096, name });
+      expect(a.tryWrite(new Uint8Array([1, 2, 3]))).toBe(true);
+      expect(a.tryReadInto(new Uint8Array(8))).toBe(0);
+      a.close();
+      using b = XBuf.create({ inbound: 4096, outbound: 4096, name });
+      expect(b.name).toBe(name.replace(/^\//, ""));
+      expect(b.tryRead(1)).toBeNull();
+    }
+  });
+
+  test("a pending read settled before close() rejects with EBADF, never touches the unmapped ring", async () => {
+    const xb = XBuf.create({ inbound: 4096, outbound: 0 });
+    const drv = new Driver(xb.fd);
+    const p = xb.read(4);
+    drv.write(new Uint8Array([9, 9, 9, 9]));
+    xb.close();
+    await expect(p).rejects.toMatchObject({ code: "EBADF" });
+    drv.put();
+  });
+});

@@ -37,10 +37,16 @@ int main(void)
 	CHECK(!strcmp(ei.name, "priv"));
 	/* A private name is not published. */
 	CHECK_ERRNO(open("/dev/xbuf/priv", O_RDWR), ENOENT);
-	/* ...and two private elements may share it. */
+	/* ...but held: one name space for private and public elements (EVL's factory; issue 9). */
+	CHECK_ERRNO(kt_create(4096, 4096, 0, "priv"), EEXIST);
+	CHECK_ERRNO(kt_create(4096, 4096, XBUF_KCLONE_PUBLIC, "priv"), EEXIST);
+	close(fd);
+	/* Released with its last file: the name is free again, for either kind. */
+	fd2 = kt_create_ok(4096, 4096, XBUF_KCLONE_PUBLIC, "priv");
+	CHECK_ERRNO(kt_create(4096, 4096, 0, "priv"), EEXIST);
+	close(fd2);
 	fd2 = kt_create_ok(4096, 4096, 0, "priv");
 	close(fd2);
-	close(fd);
 
 	/* Sizes. */
 	CHECK_ERRNO(kt_create(0, 0, 0, NULL), EINVAL);
