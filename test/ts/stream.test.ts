@@ -184,7 +184,19 @@ describe("records", () => {
     };
     writeSome();
     let seen = 0;
+    let arrays: unknown = null;
     for await (const batch of xb.recordBatches(Latmus)) {
+      // The typed arrays over the mapping: one set for the element, not one per batch.
+      const { u32, i32 } = batch.arrays;
+      if (arrays === null) arrays = batch.arrays;
+      expect(batch.arrays).toBe(arrays);
+      expect(batch.start % 8).toBe(0);
+      for (let i = 0, w = batch.start >> 2; i < batch.length; i++, w += 6) {
+        // batch.start across the wrap: the second copy of the data area continues the first.
+        expect(u32[w + 5]).toBe(seen + i);
+        expect(i32[w + 2]).toBe(-(seen + i) | 0);
+        expect(u32[w]! + u32[w + 1]! * 2 ** 32).toBe((seen + i) * 3 + ((seen + i) % 7) * 2 ** 32);
+      }
       for (let i = 0; i < batch.length; i++) {
         const r = batch.at(i);
         expect(r.samples).toBe(seen);
