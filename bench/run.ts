@@ -83,7 +83,7 @@ const records = await series("records.ts", CONSUMERS, ["--bytes", String(plan.re
 phase("records");
 const roundtrip = await series(
   "roundtrip.ts",
-  ["xbuf-await", "xbuf-sync", "xbuf-spin", "c-spin", "pipe-sync", "pipe-async"],
+  ["xbuf-await", "xbuf-sync", "xbuf-spin", "c-spin", "pipe-sync", "pipe-async", "waitasync"],
   ["--count", String(plan.trips)],
 );
 

@@ -214,6 +214,30 @@ describe("records", () => {
   });
 });
 
+describe("iterators allocate no result per step", () => {
+  test("views() and recordBatches(): the same promise and the same result object at every step with data; break consumes", async () => {
+    using xb = XBuf.create({ inbound: 4096, outbound: 16 });
+    const drv = new Driver(xb.fd);
+    const Rec = defineRecord({ a: "u32", b: "u32" });
+    for (const make of [() => xb.views({ max: 8 }), () => xb.recordBatches(Rec, { max: 1 })]) {
+      for (let i = 0; i < 4; i++) expect(drv.write(new Uint8Array(8).fill(i + 1), O_NONBLOCK)).toBe(8);
+      const it = make();
+      const p1 = it.next();
+      const r1 = await p1;
+      const p2 = it.next();
+      expect(p2).toBe(p1);
+      expect(await p2).toBe(r1);
+      expect(r1.done).toBe(false);
+      expect(xb.rings().inbound.fill).toBe(24); // the first step consumed when the second was taken
+      await it.return(undefined);
+      expect(xb.rings().inbound.fill).toBe(16); // return() consumed the second
+      expect((await it.next()).done).toBe(true);
+      expect(xb.tryReadInto(new Uint8Array(16))).toBe(16);
+    }
+    drv.put();
+  });
+});
+
 describe("records when the producer lets go inside a record", () => {
   const run = (mode: string) => {
     const r = spawnSync(runTs(`${ROOT}test/ts/fixtures/partial-record.ts`, mode), { timeoutMs: 20_000 });
