@@ -6,10 +6,13 @@
  *   bun bench/bulk.ts CONSUMER [--bytes N] [--ring R]
  *
  * Consumers (the same set serves scenario 2, bench/records.ts):
- *   xbuf-views     Bun, zero-copy: for await (const view of xb.views())
+ *   xbuf-views     Bun, zero-copy: for await (const view of xb.views()); records: xb.recordBatches()
+ *                  decoded by typedDecode() over batch.arrays (the same function as js-typed)
+ *   xbuf-cursor    records only: xb.recordBatches(), decoded through batch.at(i) (RecordSum, as js-resident)
  *   xbuf-read      Bun, copying: await xb.read(65536)
  *   c-ring         C, zero-copy xbuf_read_begin/end on the same ring (bench_sink)
- *   js-resident    the same JavaScript loop over a ring-sized buffer already in memory
+ *   js-resident    the same JavaScript loop over a ring-sized buffer already in memory (records: batch.at(i))
+ *   js-typed       records only: typedDecode() over typed arrays of a resident buffer
  *   c-resident     the same C loop over resident memory: the machine's bound
  *   pipe-stream    Bun: the producer's stdout, Bun.spawn(...).stdout (a ReadableStream)
  *   pipe-readsync  Bun: a FIFO read with node:fs readSync() into one reused buffer
@@ -26,7 +29,7 @@ import {
 } from "./lib.ts";
 
 export const CONSUMERS = [
-  "xbuf-views", "xbuf-read", "c-ring", "js-resident", "js-typed", "c-resident", "pipe-stream", "pipe-readsync", "socket",
+  "xbuf-views", "xbuf-cursor", "xbuf-read", "c-ring", "js-resident", "js-typed", "c-resident", "pipe-stream", "pipe-readsync", "socket",
 ] as const;
 
 type Kind = "bulk" | "records";
@@ -50,7 +53,8 @@ export async function streamScenario(kind: Kind): Promise<never> {
   const ring = arg("ring", 4 << 20);
   const total = Math.ceil(bytes / chunkOf(kind)) * chunkOf(kind);
   const run: Record<(typeof CONSUMERS)[number], () => Promise<Measured>> = {
-    "xbuf-views": () => (kind === "bulk" ? xbufViews(total, ring) : xbufRecords(total, ring)),
+    "xbuf-views": () => (kind === "bulk" ? xbufViews(total, ring) : xbufRecords(total, ring, true)),
+    "xbuf-cursor": () => xbufRecords(total, ring, false),
     "xbuf-read": () => xbufRead(kind, total, ring),
     "c-ring": () => cSink(["ring", kind, "--bytes", String(total), "--ring", String(ring), "--source", bin("bench_source")]),
     "js-resident": () => jsResident(kind, total, ring),
@@ -91,13 +95,21 @@ async function xbufViews(total: number, ring: number): Promise<Measured> {
   return { ...verdict(seconds, sum, await sourceChecksum(proc)), waits };
 }
 
-async function xbufRecords(total: number, ring: number): Promise<Measured> {
+/**
+ * recordBatches(): typed (xbuf-views) decodes each batch with typedDecode() over
+ * batch.arrays, the very function js-typed runs over resident memory; otherwise
+ * (xbuf-cursor) through batch.at(i), the loop js-resident runs.
+ */
+async function xbufRecords(total: number, ring: number, typed: boolean): Promise<Measured> {
   const { xb, proc } = xbufWithSource("records", total, ring);
   const sum = new RecordSum();
   let t0 = 0;
   for await (const batch of xb.recordBatches(Latmus)) {
     t0 ||= now();
-    sum.add(batch);
+    if (typed) {
+      const { u32, i32 } = batch.arrays;
+      typedDecode(u32, i32, batch.start, batch.length, sum);
+    } else sum.add(batch);
     if (sum.bytes >= total) break;
   }
   const seconds = now() - t0;

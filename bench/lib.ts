@@ -107,7 +107,7 @@ export type LatmusBatch = RecordBatch<typeof latmus>;
 /** Records consumer: decodes every field of every record; checksum as stream.h's. */
 export class RecordSum {
   acc = 0;
-  lat = 0;
+  lat = -0;
   bytes = 0;
 
   /** Decode one batch (the binding's RecordBatch, or one made over any DataView). */

@@ -8,7 +8,13 @@
  * Reports:
  *   rss*         process.memoryUsage().rss (MiB) after warm-up, at the end, the highest sample,
  *                and the growth over the second half of the stream
- *   heapBefore/After  bun:jsc heapStats().heapSize (KiB) after a full GC, before and after the stream
+ *   heapBefore/After  the JS heap's cells (KiB) after a full GC, before and after the stream:
+ *                bun:jsc heapStats().heapSize - extraMemorySize. heapSize alone counts the
+ *                "extra memory" of external buffers too (the ring's two 4 MiB mappings, Bun's own
+ *                stream buffers): ~10 MB of its ~11, moving by hundreds of KiB between samples
+ *                whatever the stream did (it made the old criterion say "no" at +2.4 MB with
+ *                ~100 more live objects, none per step)
+ *   extraBefore/After  heapStats().extraMemorySize (KiB), for context
  *   objectsBefore/After  heapStats().objectCount after a full GC
  *   allocPerStep bytes the heap grew per views() step while streaming, GCs excluded
  *                (bun:jsc heapSize() sampled at every step; its drops are collections)
@@ -33,6 +39,7 @@ const sampleEvery = Math.max(ring, Math.floor(bytes / 64));
 let nextSample = 0;
 let rssWarm = 0;
 let heapBefore = 0;
+let extraBefore = 0;
 let objectsBefore = 0;
 let steps = 0;
 let grown = 0;
@@ -49,7 +56,8 @@ for await (const view of xb.views()) {
       // Warmed up: the JIT has compiled the loop and the ring is mapped in.
       jsc.fullGC();
       const s = jsc.heapStats();
-      heapBefore = s.heapSize;
+      heapBefore = s.heapSize - s.extraMemorySize;
+      extraBefore = s.extraMemorySize;
       objectsBefore = s.objectCount;
       rssWarm = process.memoryUsage().rss;
       last = jsc.heapSize();
@@ -77,7 +85,9 @@ emit({
   rssMax: mib(Math.max(...samples.map((s) => s.rss))),
   rssGrowthSecondHalf: mib(half.length ? half[half.length - 1]!.rss - half[0]!.rss : 0),
   heapBefore: Math.round(heapBefore / 1024),
-  heapAfter: Math.round(after.heapSize / 1024),
+  heapAfter: Math.round((after.heapSize - after.extraMemorySize) / 1024),
+  extraBefore: Math.round(extraBefore / 1024),
+  extraAfter: Math.round(after.extraMemorySize / 1024),
   objectsBefore,
   objectsAfter: after.objectCount,
   allocPerStep: steps ? Math.round(grown / steps) : 0,

@@ -14,6 +14,10 @@
  *                   xbuf_read_begin(XBUF_NONBLOCK) until it succeeds) to the same C echo: the bound
  *   pipe-sync       two FIFOs, node:fs writeSync/readSync      (the fastest pipe ping-pong)
  *   pipe-async      Bun.spawn stdin.write()+flush() / stdout reader.read()
+ *   waitasync       no C echo: a Bun Worker echoes through a SharedArrayBuffer, each side
+ *                   awaiting Atomics.waitAsync() on the other's sequence word and waking it with
+ *                   Atomics.notify() (the issue's in-process baseline for an await round trip).
+ *                   Both are threads of this process: the scheduler places them, not taskset.
  *
  * Prints one JSON line: { mode, count, p50, p99, p999, max (microseconds), ok }.
  */
@@ -22,7 +26,7 @@ import { tmpdir } from "node:os";
 import { XBuf } from "../src/index.ts";
 import { arg, bin, emit, quantile, uniqueName, variant } from "./lib.ts";
 
-const MODES = ["xbuf-await", "xbuf-sync", "xbuf-spin", "c-spin", "pipe-sync", "pipe-async"] as const;
+const MODES = ["xbuf-await", "xbuf-sync", "xbuf-spin", "c-spin", "pipe-sync", "pipe-async", "waitasync"] as const;
 const SIZE = 64;
 
 const mode = variant(MODES);
@@ -123,10 +127,67 @@ async function cSpin(): Promise<never> {
   emit({ mode, count, p50: r.p50, p99: r.p99, p999: r.p999, max: r.max, ok: code === 0 && r.ok });
 }
 
+/**
+ * The echo worker's source (a Blob URL): waits on word 0 (the ping's
+ * sequence), copies the 64 bytes of the ping into the pong, publishes word 1
+ * and notifies. Every wait is bounded (1 s): a lost wake-up fails the run.
+ */
+const ECHO_WORKER = `
+onmessage = async ({ data: sab }) => {
+  const seq = new Int32Array(sab, 0, 2);
+  const ping = new Uint8Array(sab, 64, ${SIZE});
+  const pong = new Uint8Array(sab, 128, ${SIZE});
+  for (let last = 0; ; ) {
+    const w = Atomics.waitAsync(seq, 0, last, 1000);
+    if (w.async && (await w.value) === "timed-out") { postMessage("timed-out"); return; }
+    const now = Atomics.load(seq, 0);
+    if (now === last) continue;
+    if (now === -1) { postMessage("done"); return; }
+    last = now;
+    pong.set(ping);
+    Atomics.store(seq, 1, now);
+    Atomics.notify(seq, 1);
+  }
+};`;
+
+/** Atomics.waitAsync (ES2024: not in this project's lib). */
+const waitAsync = (Atomics as unknown as {
+  waitAsync(a: Int32Array, i: number, v: number, ms: number): { async: boolean; value: Promise<string> | string };
+}).waitAsync;
+
+async function waitAsyncWorkers(): Promise<void> {
+  const sab = new SharedArrayBuffer(192);
+  const seq = new Int32Array(sab, 0, 2);
+  const ping = new Uint8Array(sab, 64, SIZE);
+  const pong = new Uint8Array(sab, 128, SIZE);
+  const url = URL.createObjectURL(new Blob([ECHO_WORKER], { type: "application/javascript" }));
+  const worker = new Worker(url);
+  const finished = new Promise<string>((resolve) => (worker.onmessage = (e) => resolve(String(e.data))));
+  worker.postMessage(sab);
+  let n = 0;
+  await measure(async () => {
+    ping.set(msg);
+    n = (n + 1) & 0x3fffffff || 1;
+    Atomics.store(seq, 0, n);
+    Atomics.notify(seq, 0);
+    for (let seen; (seen = Atomics.load(seq, 1)) !== n; ) {
+      const w = waitAsync(seq, 1, seen, 1000); // sleeps only while word 1 still holds what we saw
+      if (w.async && (await w.value) === "timed-out" && Atomics.load(seq, 1) !== n) throw new Error("waitasync: no echo within 1 s");
+    }
+    return pong;
+  });
+  Atomics.store(seq, 0, -1);
+  Atomics.notify(seq, 0);
+  ok &&= (await finished) === "done";
+  worker.terminate();
+  URL.revokeObjectURL(url);
+}
+
 if (mode === "c-spin") await cSpin();
+if (mode === "waitasync") await waitAsyncWorkers();
 if (mode === "pipe-sync") await pipeSync();
 else if (mode === "pipe-async") await pipeAsync();
-else await xbuf(mode.slice(5) as "await" | "sync" | "spin");
+else if (mode !== "waitasync") await xbuf(mode.slice(5) as "await" | "sync" | "spin");
 
 const sorted = lat.slice().sort();
 const us = (q: number) => Math.round(quantile(sorted, q) * 100) / 100;

@@ -77,13 +77,13 @@ function phase(name: string): void {
   tPhase = now;
 }
 console.error(`xbuf benchmarks (${quick ? "quick" : "full"}), load average ${loadAverage()}`);
-const bulk = await series("bulk.ts", CONSUMERS.filter((c) => c !== "js-typed"), ["--bytes", String(plan.bulk)]);
+const bulk = await series("bulk.ts", CONSUMERS.filter((c) => c !== "js-typed" && c !== "xbuf-cursor"), ["--bytes", String(plan.bulk)]);
 phase("bulk");
 const records = await series("records.ts", CONSUMERS, ["--bytes", String(plan.records)]);
 phase("records");
 const roundtrip = await series(
   "roundtrip.ts",
-  ["xbuf-await", "xbuf-sync", "xbuf-spin", "c-spin", "pipe-sync", "pipe-async"],
+  ["xbuf-await", "xbuf-sync", "xbuf-spin", "c-spin", "pipe-sync", "pipe-async", "waitasync"],
   ["--count", String(plan.trips)],
 );
 

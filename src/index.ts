@@ -11,5 +11,5 @@
  */
 export { XBuf, type Backend, type CreateOptions, type RingLevels, type RingStat } from "./xbuf.ts";
 export { XBufError } from "./errors.ts";
-export { defineRecord, RecordBatch, type FieldType, type RecordCursor, type RecordLayout } from "./records.ts";
+export { defineRecord, RecordBatch, recordArrays, type FieldType, type RecordArrays, type RecordCursor, type RecordLayout } from "./records.ts";
 export { libraryPath } from "./ffi/index.ts";

@@ -20,6 +20,7 @@ import type { Native, NativeLib } from "./ffi/native.ts";
 import { FastEnd } from "./fast.ts";
 import { SHM_INFO_RING, XbufRings, XbufRingStat, XbufShmEndpoint, XbufShmInfo, XbufShmRingInfo, XbufStat } from "./layout.ts";
 import { RecordBatch, type FieldType, type RecordLayout } from "./records.ts";
+import { Steps, WAIT, type StepSource } from "./steps.ts";
 
 /**
  * Before an async wait sleeps, it polls the ring for this long: a sleep and
@@ -104,6 +105,9 @@ interface Waiter {
 const mappings = new FinalizationRegistry<{ native: Native; hold: number }>(({ native, hold }) =>
   native.lib.xbuf_map_release(hold),
 );
+
+/** Each ring's ArrayBuffer to the object whose collection releases its mapping (`mappings`): an ephemeron, so the hold lives exactly as long as some buffer does. */
+const keepers = new WeakMap<ArrayBufferLike, object>();
 
 /**
  * Closes the fds of an XBuf that became garbage without close(): its end
@@ -237,9 +241,11 @@ export class XBuf {
     this.#out = this.#mapRing(base, info, 1);
     this.#name = native.cString(this.#lib.xbuf_name(fd));
     this.#backend = this.#lib.xbuf_backend(fd) === C.XBUF_BACKEND_KERNEL ? "kernel" : "user";
-    // The ring buffers keep the hold alive: see `mappings`.
+    // The ring buffers keep the hold alive: see `mappings`. Through a WeakMap, not a
+    // property of the buffers: an ArrayBuffer given a property of its own makes
+    // JSC's typed-array loads over it ~2.5x slower (measured: records decode).
     const keeper = {};
-    for (const ring of [this.#in, this.#out]) if (ring) (ring.bytes.buffer as unknown as { keeper: object }).keeper = keeper;
+    for (const ring of [this.#in, this.#out]) if (ring) keepers.set(ring.bytes.buffer, keeper);
     mappings.register(keeper, { native, hold }, keeper);
     this.#hold = { keeper, hold };
     this.#files.fd = fd;
@@ -622,37 +628,57 @@ export class XBuf {
    * }
    * ```
    */
-  async *views(options: { max?: number } = {}): AsyncGenerator<Uint8Array, void, undefined> {
-    const ring = this.#ring("inbound");
-    this.#exposed = true;
-    const max = checkSize("max", options.max ?? ring.capacity, Number.MAX_SAFE_INTEGER) || 1;
-    const end = this.#fast("inbound");
-    let held = 0;
-    try {
-      for (;;) {
+  views(options: { max?: number } = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    return new Steps<Uint8Array>(() => {
+      const ring = this.#ring("inbound");
+      this.#exposed = true;
+      const max = checkSize("max", options.max ?? ring.capacity, Number.MAX_SAFE_INTEGER) || 1;
+      const end = this.#fast("inbound");
+      return this.#stepSource(end, 1, () => {
         if (end.borrowed) throw busy("views");
-        const got = end.settle(max, true);
-        if (got === 0) {
+        for (;;) {
+          const got = end.settle(max, true);
+          if (got < 0) return null; // the producer is gone and everything it wrote was read
+          if (got > 0) {
+            const off = end.offset();
+            end.borrowed = true;
+            return { held: got, value: ring.bytes.subarray(off, off + got) };
+          }
           end.countEagain();
-          if (await this.#waitUnlessGone(C.XBUF_POLLIN, 1)) continue;
-          return;
+          if (!this.#spin(C.XBUF_POLLIN, 1)) return WAIT;
         }
-        if (got < 0) return; // the producer is gone and everything it wrote was read
-        const off = end.offset();
-        held = got;
-        end.borrowed = true;
-        yield ring.bytes.subarray(off, off + got);
-        end.borrowed = false;
+      });
+    });
+  }
+
+  /**
+   * The StepSource of an iterator over the inbound end: `take()` borrows the
+   * next span (end.borrowed set, `held` bytes) and gives its value, or null
+   * (the end) or WAIT (nothing there after the spin: sleep for `count`).
+   * The span is consumed at the next step, or at the end of the loop;
+   * once the XBuf is closed, nothing more is consumed and the iteration ends.
+   */
+  #stepSource<T>(end: FastEnd, count: number, take: () => { held: number; value: T } | null | typeof WAIT): StepSource<T> {
+    let held = 0;
+    let stop = false;
+    return {
+      release: () => {
+        if (!held) return;
+        const n = held;
         held = 0;
-        if (this.#closed) return;
-        end.commit(got);
-      }
-    } finally {
-      if (held) {
         end.borrowed = false;
-        if (!this.#closed) end.commit(held);
-      }
-    }
+        if (this.#closed) stop = true;
+        else end.commit(n);
+      },
+      poll: () => {
+        if (stop) return null;
+        const got = take();
+        if (got === null || got === WAIT) return got;
+        held = got.held;
+        return got.value;
+      },
+      wait: () => this.#waitUnlessGone(C.XBUF_POLLIN, count, false),
+    };
   }
 
   /**
@@ -779,25 +805,28 @@ export class XBuf {
    * }
    * ```
    */
-  async *recordBatches<S extends Record<string, FieldType>>(
+  recordBatches<S extends Record<string, FieldType>>(
     layout: RecordLayout<S>,
     options: { max?: number } = {},
   ): AsyncGenerator<RecordBatch<S>, void, undefined> {
-    const ring = this.#ring("inbound");
-    const size = layout.size;
-    if (size > ring.capacity) throw new XBufError("EINVAL", `a ${size}-byte record does not fit a ${ring.capacity}-byte ring`);
-    const maxRecords = Math.max(1, Math.min(options.max ?? Infinity, Math.floor(ring.capacity / size)));
-    const end = this.#fast("inbound");
-    const batch = this.#batchOf(layout);
-    this.#exposed = true;
-    let held = 0;
-    try {
-      for (;;) {
+    return new Steps<RecordBatch<S>>(() => {
+      const ring = this.#ring("inbound");
+      this.#exposed = true;
+      const size = layout.size;
+      if (size > ring.capacity) throw new XBufError("EINVAL", `a ${size}-byte record does not fit a ${ring.capacity}-byte ring`);
+      const most = Math.max(1, Math.min(options.max ?? Infinity, Math.floor(ring.capacity / size))) * size;
+      const end = this.#fast("inbound");
+      const batch = this.#batchOf(layout);
+      return this.#stepSource(end, size, () => {
         if (end.borrowed) throw busy("recordBatches");
-        const got = end.settle(maxRecords * size, true);
-        if (got < 0) return;
-        const records = Math.floor(got / size);
-        if (!records) {
+        for (;;) {
+          const got = end.settle(most, true);
+          if (got < 0) return null;
+          const records = (got / size) | 0;
+          if (records) {
+            end.borrowed = true;
+            return { held: records * size, value: batch.reset(end.offset(), records) };
+          }
           if (got === 0) end.countEagain();
           // A part of a record, and a producer gone: it never completes, and
           // readiness would answer "ready" for it forever (a busy loop).
@@ -807,23 +836,10 @@ export class XBuf {
             continue; // the rest came before it let go
           }
           // Empty, or a record still being written: wait for the rest of it.
-          if (await this.#waitUnlessGone(C.XBUF_POLLIN, size)) continue;
-          return;
+          if (!this.#spin(C.XBUF_POLLIN, size)) return WAIT;
         }
-        held = records * size;
-        end.borrowed = true;
-        yield batch.reset(end.offset(), records);
-        end.borrowed = false;
-        held = 0;
-        if (this.#closed) return;
-        end.commit(records * size);
-      }
-    } finally {
-      if (held) {
-        end.borrowed = false;
-        if (!this.#closed) end.commit(held);
-      }
-    }
+      });
+    });
   }
 
   /**
@@ -910,9 +926,9 @@ export class XBuf {
   }
 
   /** #wait(), but false instead of EPIPE: the end of a stream, for iterators. */
-  async #waitUnlessGone(events: number, count: number): Promise<boolean> {
+  async #waitUnlessGone(events: number, count: number, spin = true): Promise<boolean> {
     try {
-      await this.#wait(events, count);
+      await this.#wait(events, count, spin);
       return true;
     } catch (e) {
       if (e instanceof XBufError && e.code === "EPIPE") return false;
@@ -921,8 +937,8 @@ export class XBuf {
   }
 
   /** Resolve when a blocking read (POLLIN) or write (POLLOUT) of count bytes would complete. */
-  #wait(events: number, count: number): Promise<void> {
-    if (this.#spin(events, count)) return Promise.resolve();
+  #wait(events: number, count: number, spin = true): Promise<void> {
+    if (spin && this.#spin(events, count)) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       this.#waiters.push({ events, count, resolve, reject });
       this.#pump();

@@ -190,7 +190,19 @@ describe("records", () => {
     };
     writeSome();
     let seen = 0;
+    let arrays: unknown = null;
     for await (const batch of xb.recordBatches(Latmus)) {
+      // The typed arrays over the mapping: one set for the element, not one per batch.
+      const { u32, i32 } = batch.arrays;
+      if (arrays === null) arrays = batch.arrays;
+      expect(batch.arrays).toBe(arrays);
+      expect(batch.start % 8).toBe(0);
+      for (let i = 0, w = batch.start >> 2; i < batch.length; i++, w += 6) {
+        // batch.start across the wrap: the second copy of the data area continues the first.
+        expect(u32[w + 5]).toBe(seen + i);
+        expect(i32[w + 2]).toBe(-(seen + i) | 0);
+        expect(u32[w]! + u32[w + 1]! * 2 ** 32).toBe((seen + i) * 3 + ((seen + i) % 7) * 2 ** 32);
+      }
       for (let i = 0; i < batch.length; i++) {
         const r = batch.at(i);
         expect(r.samples).toBe(seen);
@@ -204,6 +216,30 @@ describe("records", () => {
       setImmediate(writeSome);
     }
     expect(seen).toBe(total);
+    drv.put();
+  });
+});
+
+describe("iterators allocate no result per step", () => {
+  test("views() and recordBatches(): the same promise and the same result object at every step with data; break consumes", async () => {
+    using xb = XBuf.create({ inbound: 4096, outbound: 16 });
+    const drv = new Driver(xb.fd);
+    const Rec = defineRecord({ a: "u32", b: "u32" });
+    for (const make of [() => xb.views({ max: 8 }), () => xb.recordBatches(Rec, { max: 1 })]) {
+      for (let i = 0; i < 4; i++) expect(drv.write(new Uint8Array(8).fill(i + 1), O_NONBLOCK)).toBe(8);
+      const it = make();
+      const p1 = it.next();
+      const r1 = await p1;
+      const p2 = it.next();
+      expect(p2).toBe(p1);
+      expect(await p2).toBe(r1);
+      expect(r1.done).toBe(false);
+      expect(xb.rings().inbound.fill).toBe(24); // the first step consumed when the second was taken
+      await it.return(undefined);
+      expect(xb.rings().inbound.fill).toBe(16); // return() consumed the second
+      expect((await it.next()).done).toBe(true);
+      expect(xb.tryReadInto(new Uint8Array(16))).toBe(16);
+    }
     drv.put();
   });
 });
