@@ -48,7 +48,7 @@ fn cFilesIn(b: *std.Build, dir: []const u8, prefix: []const u8) []const []const 
 }
 
 /// The headers of every exported call, and the ones they include.
-const installed_headers = [_][]const u8{ "xbuf.h", "xbuf/abi.h", "xbuf/kernel.h", "xbuf/latmus.h" };
+const installed_headers = [_][]const u8{ "xbuf.h", "xbuf/abi.h", "xbuf/fast.h", "xbuf/kernel.h", "xbuf/latmus.h" };
 
 fn addLib(b: *std.Build, target: std.Build.ResolvedTarget, optimize: std.builtin.OptimizeMode, c_flags: []const []const u8) *std.Build.Step.Compile {
     const lib_mod = b.createModule(.{ .target = target, .optimize = optimize, .link_libc = true });

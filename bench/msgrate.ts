@@ -11,7 +11,8 @@
  *   ts2c     this runtime, xb.tryWrite(msg) per message -> C driver evl_read_xbuf() per message
  *   ts2ts    another process of this runtime writes per message (driver side: evl_write_xbuf through
  *            FFI, the only driver-side API of the binding) -> this runtime, tryReadInto per message
- *   c2c      C driver evl_write_xbuf() -> C application xbuf_read(), on the same ring (the limit)
+ *   c2c      C driver evl_write_xbuf() -> C application xbuf_read(), on the same ring (the fd API)
+ *   c2c-fast C driver evl_write_xbuf() -> C application xbuf_fast_read() (xbuf/fast.h, the limit)
  *   bare     a bare SPSC ring in C between two processes (bench_msg bare)
  *   pipe     C, write(2)/read(2) per message over a pipe
  *   socket   C, the same over a unix stream socket
@@ -26,7 +27,7 @@ import { XBuf } from "../src/index.ts";
 import { getNative } from "../src/ffi/index.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const MODES = ["c2ts", "ts2c", "ts2ts", "c2c", "bare", "pipe", "socket", "ts-writer"] as const;
+const MODES = ["c2ts", "ts2c", "ts2ts", "c2c", "c2c-fast", "bare", "pipe", "socket", "ts-writer"] as const;
 const SIZE = 32;
 const RING = 256 << 10;
 const argv = process.argv.slice(2);
@@ -135,12 +136,12 @@ if (mode === "ts2c") {
   emit(r.msgs, r.seconds, code === 0 && r.ok);
 }
 
-if (mode === "c2c") {
+if (mode === "c2c" || mode === "c2c-fast") {
   // The element is ours (a public name); both of its ends are C processes pinned to the two CPUs.
   using xb = XBuf.create({ inbound: RING, outbound: 0, name: `/${name}` });
   const me = process.env.BENCH_CPU ?? "0";
   const reader = new Promise<{ code: number; out: string }>((resolve) => {
-    const child = spawn("taskset", ["-c", me, bin, "app-read", name, String(count), String(SIZE)], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn("taskset", ["-c", me, bin, mode === "c2c" ? "app-read" : "app-fast-read", name, String(count), String(SIZE)], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.on("close", (code) => resolve({ code: code ?? 1, out }));

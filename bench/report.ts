@@ -94,16 +94,19 @@ export function targets(s: Summary): Target[] {
   if (s.records["xbuf-cursor"]) t.push({ scenario: "Records", what: "recordBatches() through batch.at(i) / the same at(i) loop over resident memory", measured: cur, target: ">= 0.8", met: cur >= 0.8 });
   const mr = s.msgrate ?? {};
   const rate = (k: string) => mr[k]?.median ?? NaN;
-  const c2c = rate("bun:c2c");
+  // C's limit on the ring: the inline fast path (xbuf/fast.h); the fd API (xbuf_read) pays an fstat and the end's lock per call.
+  const c2c = rate("bun:c2c-fast");
   const pipeBest = Math.max(rate("bun:pipe"), rate("bun:socket"));
-  t.push({ scenario: "Message rate", what: "C to C on the xbuf ring / bare SPSC ring in C", measured: c2c / rate("bun:bare"), target: ">= 0.5", met: c2c / rate("bun:bare") >= 0.5 });
+  t.push({ scenario: "Message rate", what: "C to C on the xbuf ring (xbuf_fast_read) / bare SPSC ring in C", measured: c2c / rate("bun:bare"), target: ">= 0.5", met: c2c / rate("bun:bare") >= 0.5 });
+  const fdApi = rate("bun:c2c") / c2c;
+  t.push({ scenario: "Message rate", what: "C to C through the fd API (xbuf_read: one fstat and the end's lock per call) / xbuf_fast_read", measured: fdApi, target: "context", met: true });
   for (const rt of ["bun", "deno"]) {
     for (const [m, label] of [["c2ts", "C driver to " + rt], ["ts2c", rt + " to C driver"], ["ts2ts", rt + " to " + rt]] as const) {
       const r = rate(`${rt}:${m}`) / c2c;
       t.push({ scenario: "Message rate", what: `${label} / C to C`, measured: r, target: ">= 0.5", met: r >= 0.5 });
     }
   }
-  for (const k of ["bun:c2c", "bun:c2ts", "bun:ts2c", "deno:c2ts", "deno:ts2c"]) {
+  for (const k of ["bun:c2c-fast", "bun:c2ts", "bun:ts2c", "deno:c2ts", "deno:ts2c"]) {
     const r = rate(k) / pipeBest;
     t.push({ scenario: "Message rate", what: `${k} / best pipe or socket, one message per call`, measured: r, target: ">= 10", met: r >= 10 });
   }
@@ -134,7 +137,8 @@ function msgTables(s: Summary): string {
   const mr = s.msgrate ?? {};
   const LABEL: Record<string, string> = {
     c2ts: "C driver evl_write_xbuf -> {rt} tryReadInto", ts2c: "{rt} tryWrite -> C driver evl_read_xbuf",
-    ts2ts: "{rt} (driver side, evl_write_xbuf via FFI) -> {rt} tryReadInto", c2c: "C driver evl_write_xbuf -> C xbuf_read (same ring: the limit)",
+    ts2ts: "{rt} (driver side, evl_write_xbuf via FFI) -> {rt} tryReadInto", c2c: "C driver evl_write_xbuf -> C xbuf_read (the fd API)",
+    "c2c-fast": "C driver evl_write_xbuf -> C xbuf_fast_read (xbuf/fast.h: the limit)",
     bare: "bare SPSC ring in C, two processes", pipe: "C pipe, write/read per message", socket: "C unix socket, write/read per message",
   };
   const rows = Object.entries(mr).map(([k, v]) => {
@@ -254,7 +258,7 @@ Raw runs: [bench/results.json](bench/results.json). Chart: [bench/chart.svg](ben
 
 | scenario | ratio | measured | target | met |
 |---|---|---:|---|---|
-${tg.map((t) => `| ${t.scenario} | ${t.what} | ${f2(t.measured)} | ${t.target} | ${t.met ? "yes" : "**no**"} |`).join("\n")}
+${tg.map((t) => `| ${t.scenario} | ${t.what} | ${f2(t.measured)} | ${t.target} | ${t.target === "context" ? "—" : t.met ? "yes" : "**no**"} |`).join("\n")}
 
 What limits the misses (same run):
 

@@ -89,7 +89,7 @@ const roundtrip = await series(
 
 phase("roundtrip");
 /** Message rate (bench/msgrate.ts): every mode of both runtimes, interleaved, this process's runtime pinned to CPU 0. */
-const MSG_VARIANTS = ["bun:c2ts", "bun:ts2c", "bun:ts2ts", "bun:c2c", "bun:bare", "bun:pipe", "bun:socket", "deno:c2ts", "deno:ts2c", "deno:ts2ts"];
+const MSG_VARIANTS = ["bun:c2ts", "bun:ts2c", "bun:ts2ts", "bun:c2c", "bun:c2c-fast", "bun:bare", "bun:pipe", "bun:socket", "deno:c2ts", "deno:ts2c", "deno:ts2ts"];
 const denoPath = `${ROOT}node_modules/.bin/deno`;
 async function runRuntime(runtime: string, script: string, args: string[], extra: string[] = []): Promise<Record<string, any> | null> {
   const cmd = runtime === "deno" ? [denoPath, "run", "-A", ...extra, `${ROOT}bench/${script}`, ...args] : [process.execPath, `${ROOT}bench/${script}`, ...args];

@@ -9,6 +9,7 @@
  *   bench_msg drv-write NAME COUNT SIZE   evl_write_xbuf() per message (driver side, inbound)
  *   bench_msg drv-read NAME COUNT SIZE    evl_read_xbuf() per message (driver side, outbound); prints
  *   bench_msg app-read NAME COUNT SIZE    xbuf_read() per message (application side, inbound); prints
+ *   bench_msg app-fast-read NAME COUNT SIZE   the same with xbuf/fast.h's xbuf_fast_read(); prints
  *   bench_msg bare COUNT SIZE RING        a bare SPSC ring over shared memory, two processes
  *                                         (fork): two positions on their own cache lines,
  *                                         acquire/release, no handle, no lock, busy-polling; prints
@@ -34,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "xbuf.h"
+#include "xbuf/fast.h"
 
 static double now(void)
 {
@@ -126,27 +128,37 @@ static int drv_read(const char *name, uint64_t count, size_t size)
 	return 0;
 }
 
-static int app_read(const char *name, uint64_t count, size_t size)
+/*
+ * The application side reading one message per call: xbuf_read() (fast
+ * false: the fd API, which checks the fd and takes the end's lock per
+ * call), or xbuf/fast.h's inline xbuf_fast_read() (no syscall, no lock).
+ */
+static int app_read(const char *name, uint64_t count, size_t size, bool fast)
 {
 	unsigned char buf[4096];
-	int fd = xbuf_open(name, 0);
+	struct xbuf_fast in;
+	int fd = xbuf_open(name, 0), r;
 	double t0 = 0;
 	int ok = 1;
 
 	if (fd < 0)
 		return fail(name, -fd);
+	if (fast && (r = xbuf_fast_init(&in, fd, XBUF_POLLIN)))
+		return fail("xbuf_fast_init", -r);
 	for (uint64_t i = 0; i < count; i++) {
-		ssize_t n = xbuf_read(fd, buf, size);
+		ssize_t n = fast ? xbuf_fast_read(&in, buf, size, 0) : xbuf_read(fd, buf, size);
 		uint64_t seq;
 
 		if (n != (ssize_t)size)
-			return fail("xbuf_read", n < 0 ? errno : EIO);
+			return fail(fast ? "xbuf_fast_read" : "xbuf_read", n >= 0 ? EIO : fast ? (int)-n : errno);
 		if (!i)
 			t0 = now();
 		memcpy(&seq, buf, 8);
 		ok &= seq == i;
 	}
 	report(count - 1, now() - t0, ok);
+	if (fast)
+		xbuf_fast_fini(&in);
 	xbuf_close(fd);
 	return 0;
 }
@@ -307,8 +319,9 @@ int main(int argc, char **argv)
 		return drv_write(argv[2], strtoull(argv[3], NULL, 0), strtoul(argv[4], NULL, 0));
 	if (argc == 5 && !strcmp(mode, "drv-read"))
 		return drv_read(argv[2], strtoull(argv[3], NULL, 0), strtoul(argv[4], NULL, 0));
-	if (argc == 5 && !strcmp(mode, "app-read"))
-		return app_read(argv[2], strtoull(argv[3], NULL, 0), strtoul(argv[4], NULL, 0));
+	if (argc == 5 && (!strcmp(mode, "app-read") || !strcmp(mode, "app-fast-read")))
+		return app_read(argv[2], strtoull(argv[3], NULL, 0), strtoul(argv[4], NULL, 0),
+				!strcmp(mode, "app-fast-read"));
 	if (argc == 5 && !strcmp(mode, "bare"))
 		return bare(strtoull(argv[2], NULL, 0), strtoul(argv[3], NULL, 0), strtoul(argv[4], NULL, 0));
 	if (argc == 4 && (!strcmp(mode, "pipe") || !strcmp(mode, "socket")))

@@ -182,6 +182,9 @@ static inline ssize_t xbuf_fast_settle(struct xbuf_fast *f, __u64 count, bool pa
 	__u64 fill;
 
 	if (!f->consumer) {
+		/* The driver ended the stream: a write fails at once (ring.c's settle_now()). */
+		if (__atomic_load_n(&f->peer->owner, __ATOMIC_ACQUIRE) == XBUF_OWNER_GONE)
+			return -EPIPE;
 		if (xbuf_fast_room(f) >= count)
 			return (ssize_t)count;
 		return xbuf_fast_peer_gone(f) ? -EPIPE : 0;
