@@ -20,7 +20,7 @@
  *   close(2)  instead of xbuf_close() is safe: a later element, or any other
  *             file, that gets the same number never reaches the closed
  *             element (each call checks the number still names its file,
- *             one fstat(2); the zero-copy end calls, bound to their begin,
+ *             one statx(2); the zero-copy end calls, bound to their begin,
  *             do not), and its sleeping calls fail with EBADF once seen.
  *   read(2), write(2), poll(2), epoll on a user-space element fd never
  *             reach the rings nor the header: its file position is the

@@ -9,7 +9,7 @@
  * tags P1, C1, C2, P2, W1 and K1 are cited at each access).
  *
  * Why a second path: xbuf_read()/xbuf_write() take an fd, and each call
- * checks that the number still names its element (one fstat(2), ~0.25 us:
+ * checks that the number still names its element (one statx(2), ~0.25 us:
  * close(2) on an element fd is safe, see xbuf.h), then looks the handle
  * up and takes the end's lock, so any number of threads may share an end.
  * Here one caller owns the end instead:
