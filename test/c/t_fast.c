@@ -8,6 +8,8 @@
  * EPIPE), the mixing rule (the fd calls of a fast end answer EBUSY), and
  * the mapping held past xbuf_close().
  */
+#include <libgen.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include "xbuf/fast.h"
@@ -16,69 +18,25 @@
 #define TOTAL	(1u << 20)
 #define RING	4096
 
-static unsigned char at(uint64_t i)
+/*
+ * The driver side in another process: tools/c/xbuf_peer, exec'd (a forked
+ * child of a threaded test may not start threads under TSan), writing or
+ * checking test/check.h's pattern, then ending the stream.
+ */
+static char peer_path[4096];
+
+static pid_t spawn_peer(const char *verb, const char *name, const char *chunk)
 {
-	return (unsigned char)(i * 7 + (i >> 9));
-}
+	char bytes[32];
+	pid_t pid = fork();
 
-/* The driver side, in a child: write TOTAL bytes of the pattern in random chunks, then end the stream. */
-static void child_producer(const char *name)
-{
-	struct evl_file *f;
-	struct evl_xbuf *xb;
-	unsigned char buf[RING];
-	uint64_t done = 0;
-	int fd = xbuf_open(name, 0);
-
-	if (fd < 0 || !(xb = evl_get_xbuf(fd, &f)))
-		_exit(2);
-	srand(1);
-	while (done < TOTAL) {
-		size_t n = 1 + (size_t)rand() % 700, i;
-
-		if (n > TOTAL - done)
-			n = TOTAL - done;
-		for (i = 0; i < n; i++)
-			buf[i] = at(done + i);
-		if (evl_write_xbuf(xb, buf, n, 0) != (ssize_t)n)
-			_exit(3);
-		done += n;
+	CHECK(pid >= 0);
+	snprintf(bytes, sizeof(bytes), "%u", TOTAL);
+	if (pid == 0) {
+		execl(peer_path, "xbuf_peer", verb, name, "--bytes", bytes, "--chunk", chunk, (char *)NULL);
+		_exit(127);
 	}
-	if (evl_shutdown_xbuf(xb))
-		_exit(4);
-	evl_put_xbuf(f);
-	_exit(0);
-}
-
-/* The driver side reading the outbound ring: every byte checked, then exit 0. */
-static void child_consumer(const char *name)
-{
-	struct evl_file *f;
-	struct evl_xbuf *xb;
-	unsigned char buf[RING];
-	uint64_t done = 0;
-	int fd = xbuf_open(name, 0);
-
-	if (fd < 0 || !(xb = evl_get_xbuf(fd, &f)))
-		_exit(2);
-	srand(2);
-	while (done < TOTAL) {
-		size_t want = 1 + (size_t)rand() % 900, i;
-		ssize_t n;
-
-		if (want > TOTAL - done)
-			want = TOTAL - done;	/* a blocking read waits for all it asks */
-		n = evl_read_xbuf(xb, buf, want, 0);
-
-		if (n <= 0)
-			_exit(3);
-		for (i = 0; i < (size_t)n; i++)
-			if (buf[i] != at(done + i))
-				_exit(5);
-		done += (uint64_t)n;
-	}
-	evl_put_xbuf(f);
-	_exit(0);
+	return pid;
 }
 
 static int reap(pid_t pid)
@@ -89,6 +47,23 @@ static int reap(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+/*
+ * A driver thread of this process (a fork would need exec under TSan):
+ * 3200 bytes, then 4096 more, which block for room until the reader
+ * takes the first ones. Keeps its reference (drv_file) for the close test.
+ */
+static struct evl_file *drv_file;
+
+static void *stuck_writer(void *arg)
+{
+	static unsigned char bytes[RING];
+	struct evl_xbuf *xb = evl_get_xbuf(*(int *)arg, &drv_file);
+
+	if (!xb || evl_write_xbuf(xb, bytes, 3200, 0) != 3200 || evl_write_xbuf(xb, bytes, RING, 0) != RING)
+		abort();
+	return NULL;
+}
+
 int main(void)
 {
 	const char *name = unique_name("fast");
@@ -97,12 +72,15 @@ int main(void)
 	const void *p;
 	uint64_t done = 0;
 	struct xbuf_stat st;
-	struct driver d;
+	pthread_t writer;
 	ssize_t n;
 	pid_t pid;
 	int fd;
 
 	time_limit(60);
+	snprintf(peer_path, sizeof(peer_path), "%s/xbuf_peer", dirname(realpath("/proc/self/exe", (char[4096]){ 0 })));
+	if (access(peer_path, X_OK))
+		return T_EXIT_SKIP;
 	fd = xbuf_create(RING, RING, XBUF_CLONE_PUBLIC, "%s", name);
 	CHECK(fd >= 0);
 	CHECK_EQ(xbuf_fast_init(&in, fd, XBUF_POLLIN), 0);
@@ -123,10 +101,7 @@ int main(void)
 	CHECK_ERR(xbuf_read_begin(fd, 1, XBUF_NONBLOCK, &p), EBUSY);
 
 	/* Inbound: a driver in another process streams; random read sizes, blocking and not. */
-	pid = fork();
-	CHECK(pid >= 0);
-	if (!pid)
-		child_producer(name);
+	pid = spawn_peer("produce", name, "700");
 	srand(3);
 	for (;;) {
 		size_t want = 1 + (size_t)rand() % 1000, i;
@@ -139,7 +114,7 @@ int main(void)
 			break;
 		CHECK(got > 0 && (size_t)got <= want);
 		for (i = 0; i < (size_t)got; i++)
-			CHECK_EQ(buf[i], at(done + i));
+			CHECK_EQ(buf[i], pattern_byte(done + i));
 		done += (uint64_t)got;
 	}
 	CHECK_EQ(done, TOTAL);	/* the tail, then EPIPE: no byte lost */
@@ -147,10 +122,7 @@ int main(void)
 	CHECK_ERR(xbuf_fast_read(&in, buf, 1, 0), EPIPE);
 
 	/* Outbound: the fast producer, random sizes; the child checks every byte. */
-	pid = fork();
-	CHECK(pid >= 0);
-	if (!pid)
-		child_consumer(name);
+	pid = spawn_peer("consume", name, "900");
 	/* The first child let go of the outbound end too: EPIPE until this one holds it. */
 	while (xbuf_stat(fd, &st) == 0 && st.outbound.consumer_pid != pid)
 		usleep(1000);
@@ -162,7 +134,7 @@ int main(void)
 		if (n > TOTAL - done)
 			n = TOTAL - done;
 		for (i = 0; i < n; i++)
-			buf[i] = at(done + i);
+			buf[i] = pattern_byte(done + i);
 		while ((r = xbuf_fast_write(&out, buf, n, rand() % 4 ? 0 : XBUF_NONBLOCK)) == -EAGAIN)
 			;
 		CHECK_EQ(r, (ssize_t)n);
@@ -174,24 +146,24 @@ int main(void)
 	 * EVL's short read: a driver writer blocked for room makes a blocking
 	 * read take what is there rather than wait for all it asked.
 	 */
-	d = driver_spawn(name);
-	driver_write(&d, 200);	/* 3200 bytes */
-	driver_write(&d, 255);	/* 4096 more: it is about to block for room */
+	CHECK(pthread_create(&writer, NULL, stuck_writer, &fd) == 0);
 	while (xbuf_stat(fd, &st) == 0 && !st.inbound.producer_waiters)
 		usleep(1000);
 	n = xbuf_fast_read(&in, buf, RING, 0);
 	CHECK(n >= 3200 && n < RING);	/* short: not all it asked */
 	CHECK_EQ(xbuf_fast_read(&in, buf, RING, 0), RING);	/* its write completed in the room we made */
+	CHECK(pthread_join(writer, NULL) == 0);
 
 	/*
 	 * The mapping outlives xbuf_close(): the struct still reads it; a call
-	 * that must sleep needs the fd: EBADF (the driver lives: no EPIPE).
+	 * that must sleep needs the fd: EBADF (the driver's reference lives:
+	 * no EPIPE).
 	 */
 	CHECK(xbuf_close(fd) == 0);
 	CHECK_EQ(xbuf_fast_fill(&in), 0);
 	CHECK_ERR(xbuf_fast_read(&in, buf, 1, XBUF_NONBLOCK), EAGAIN);
 	CHECK_ERR(xbuf_fast_read(&in, buf, 1, 0), EBADF);
-	driver_exit(&d);
+	evl_put_xbuf(drv_file);
 	xbuf_fast_fini(&in);
 	xbuf_fast_fini(&out);
 	return T_EXIT_PASS;
