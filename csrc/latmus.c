@@ -77,6 +77,21 @@ static void publish(struct xbuf_latmus *lm)
 	__atomic_store_n(&lm->overruns, lm->out.overruns, __ATOMIC_RELAXED);
 }
 
+
+/*
+ * The sampler stops on its own (its run done, END written, or an error):
+ * it ends its stream, so the reader drains what it wrote, then EPIPE,
+ * and no reader waits for a sampler that is gone (xbuf_latmus_stop()
+ * ends it too, for a stop from outside).
+ */
+static void *sampler_done(struct xbuf_latmus *lm, int err)
+{
+	if (err)
+		__atomic_store_n(&lm->error, err, __ATOMIC_RELAXED);
+	__atomic_store_n(&lm->running, 0, __ATOMIC_RELEASE);
+	evl_shutdown_xbuf(lm->xbuf);
+	return NULL;
+}
 static void *latmus_sampler(void *arg)
 {
 	struct xbuf_latmus *lm = arg;
@@ -96,11 +111,8 @@ static void *latmus_sampler(void *arg)
 
 		CPU_ZERO(&set);
 		CPU_SET(lm->cpu, &set);
-		if (sched_setaffinity(0, sizeof(set), &set)) {
-			__atomic_store_n(&lm->error, -errno, __ATOMIC_RELAXED);
-			__atomic_store_n(&lm->running, 0, __ATOMIC_RELEASE);
-			return NULL;
-		}
+		if (sched_setaffinity(0, sizeof(set), &set))
+			return sampler_done(lm, -errno);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	next = ts_ns(&now) + lm->period_ns;	/* the first interval counts from here */
@@ -136,12 +148,8 @@ static void *latmus_sampler(void *arg)
 		 */
 		ret = xbuf_latmus_out_sample(o, lat, (uint64_t)missed);
 		publish(lm);
-		if (ret < 0) {
-			/* Frames are written whole or not at all: anything else is fatal. */
-			__atomic_store_n(&lm->error, ret, __ATOMIC_RELAXED);
-			__atomic_store_n(&lm->running, 0, __ATOMIC_RELEASE);
-			return NULL;
-		}
+		if (ret < 0)	/* frames are written whole or not at all: anything else is fatal */
+			return sampler_done(lm, ret);
 	}
 	if (err)
 		__atomic_store_n(&lm->error, err, __ATOMIC_RELAXED);
@@ -158,8 +166,7 @@ static void *latmus_sampler(void *arg)
 		nanosleep(&ms, NULL);
 	}
 	publish(lm);
-	__atomic_store_n(&lm->running, 0, __ATOMIC_RELEASE);
-	return NULL;
+	return sampler_done(lm, 0);
 }
 
 /* Is cpu one the process may run on? pthread_create() would say EINVAL late. */

@@ -246,12 +246,9 @@ export async function runLatmus(opts: LatmusOptions, io: LatmusIO): Promise<Latm
   process.on("SIGTERM", onSignal);
   io.signal?.addEventListener("abort", onSignal);
 
-  let idle = 0;
   const tick = setInterval(() => {
     if (session.stopped) return;
     const info = session.info();
-    // A sampler that ended without END (an error): give its last frames a moment, then stop.
-    if (!info.running && !final && ++idle > 3) return abort("error");
     io.progress?.(
       `${hms(stats.elapsedNs / 1e9)}${opts.durationS ? "/" + hms(opts.durationS) : ""}` +
         `  intervals ${stats.intervals}  worst ${Number.isFinite(stats.worstNs) ? (stats.worstNs / 1000).toFixed(3) : "-"} us` +
