@@ -66,7 +66,7 @@ async function xbuf(how: "await" | "sync" | "spin"): Promise<void> {
   if (how === "await") await measure(async () => (await xb.write(msg), xb.read(SIZE)));
   if (how === "sync") await measure(() => (send(), xb.readSync(SIZE)));
   if (how === "spin") await measure(() => (send(), spin()));
-  xb.close(); // the echo's next call, blocking or not, gets EPIPE
+  xb.close(); // the application leaves: the echo's next call, blocking or not, gets EIDRM
   ok &&= (await echo.exited) === 0;
 }
 

@@ -46,14 +46,14 @@ static int echo_xbuf(const char *name, size_t size, int spin)
 		do
 			n = evl_read_xbuf(xb, buf, size, flags);
 		while (n == -EAGAIN);
-		if (n == -EPIPE)
-			break;
+		if (n == -EIDRM || n == -EPIPE)
+			break;	/* the application left (EVL's EIDRM): the end of the run */
 		if (n < 0)
 			return fail("evl_read_xbuf", (int)-n);
 		do
 			n = evl_write_xbuf(xb, buf, (size_t)n, flags);
 		while (n == -EAGAIN);
-		if (n == -EPIPE)
+		if (n == -EIDRM || n == -EPIPE)
 			break;
 		if (n < 0)
 			return fail("evl_write_xbuf", (int)-n);
