@@ -98,6 +98,7 @@ static int drv_write(const char *name, uint64_t count, size_t size)
 		if (n != (ssize_t)size)
 			return fail("evl_write_xbuf", n < 0 ? -n : EIO);
 	}
+	evl_shutdown_xbuf(xb);	/* the end of the stream: the reader drains, then EPIPE */
 	evl_put_xbuf(efile);
 	return 0;
 }

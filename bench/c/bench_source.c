@@ -119,8 +119,10 @@ int main(int argc, char **argv)
 	t0 = now_s() - t0;
 	if (fd >= 0)
 		close(fd);
-	if (efile)
+	if (efile) {
+		evl_shutdown_xbuf(xb);	/* the end of the stream: the reader drains, then EPIPE */
 		evl_put_xbuf(efile);
+	}
 	sum = stream_expect(&st, chunks * st.chunk);
 	fprintf(stderr, "{\"bytes\":%llu,\"seconds\":%.6f", chunks * st.chunk, t0);
 	checksum_print(stderr, ",", &sum);
