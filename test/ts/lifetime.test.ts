@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from "vitest";
 import { XBuf } from "../../src/index.ts";
-import { Driver, Pattern, sleep, spawnPeer, uniqueName } from "./helpers.ts";
+import { Driver, Pattern, gc, sleep, spawnPeer, uniqueName } from "./helpers.ts";
 
 const userSpaceDriver = test.skipIf(process.env.XBUF_BACKEND === "kernel");
 
@@ -60,6 +60,22 @@ describe("end of stream and the application leaving", () => {
     const out = stdoutOf(peer);
     await sleep(200); // the peer is asleep in evl_read_xbuf()
     xb.close();
+    expect(await peer.exited).toBe(0);
+    expect((await out).trim()).toBe("wait -43"); // -EIDRM
+  });
+
+  test("an XBuf garbage collected without close() ends a C driver's blocked read with EIDRM", async () => {
+    const name = uniqueName("eidrm-gc");
+    (() => {
+      XBuf.create({ inbound: 4096, outbound: 4096, name: `/${name}` }); // dropped at once: only the collector closes it
+    })();
+    const peer = spawnPeer(["wait", name]);
+    const out = stdoutOf(peer);
+    await sleep(200); // the peer is asleep in evl_read_xbuf()
+    for (let i = 0; i < 20 && peer.exitCode === null; i++) {
+      gc();
+      await sleep(50); // finalizers run after the collection, on a later turn
+    }
     expect(await peer.exited).toBe(0);
     expect((await out).trim()).toBe("wait -43"); // -EIDRM
   });
