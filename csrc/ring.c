@@ -589,6 +589,22 @@ static int poll_enter(struct xb_handle *h, struct xb_end **ends, struct xb_waitn
 }
 
 /*
+ * One entry of a sleep on e's peer, then the look at the ring: the peer's
+ * seq is loaded before the position (W1), so a commit after the look
+ * moves it and the sleep does not start. Returns xb_ready().
+ */
+static int arm_and_look(struct xb_sleep_on *on, struct xb_end *e, size_t count)
+{
+	on->seq = &e->peer->seq;
+	on->val = load_acquire(&e->peer->seq);
+	on->peer = e->peer;
+	on->end = e;
+	on->events = role_event(e);
+	on->count = count ? count : 1;
+	return xb_ready(e, on->events, count);
+}
+
+/*
  * Wait until a blocking read (XBUF_POLLIN) and/or write (XBUF_POLLOUT) of
  * count bytes would complete, without taking the end: readiness only.
  * spin: poll the ring for the spin budget before sleeping (see spin_budget()).
@@ -626,13 +642,7 @@ int xb_poll(struct xb_handle *h, int events, size_t count, int timeout_ms, bool 
 		for (i = 0; i < nends; i++) {
 			int r;
 
-			on[i].seq = &ends[i]->peer->seq;
-			on[i].val = load_acquire(&ends[i]->peer->seq);	/* before the position: W1 */
-			on[i].peer = ends[i]->peer;
-			on[i].end = ends[i];
-			on[i].events = role_event(ends[i]);
-			on[i].count = count ? count : 1;
-			r = xb_ready(ends[i], on[i].events, count);
+			r = arm_and_look(&on[i], ends[i], count);
 			if (r < 0)
 				gone = r;
 			else
@@ -728,13 +738,7 @@ int xb_poll_ends(struct xb_handle **hs, struct xb_end **ends, int *revents, int 
 		for (i = 0; i < n; i++) {
 			int r;
 
-			on[i].seq = &ends[i]->peer->seq;
-			on[i].val = load_acquire(&ends[i]->peer->seq);	/* before the position: W1 */
-			on[i].peer = ends[i]->peer;
-			on[i].end = ends[i];
-			on[i].events = role_event(ends[i]);
-			on[i].count = 1;
-			r = xb_ready(ends[i], on[i].events, 1);
+			r = arm_and_look(&on[i], ends[i], 1);
 			revents[i] = r > 0 ? r : 0;
 			err[i] = r < 0 ? r : 0;
 			got += r != 0;
