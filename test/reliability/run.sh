@@ -3,16 +3,23 @@
 # ~5 minutes on 2 cores), the full forms with --full (on demand). Each suite
 # prints its own "N passed, M failed"; the last line sums them.
 #   XBUF_REL_SKIP=fuzz,soak   skip suites by name
+#   XBUF_REL_ONLY=fuzz        run only these suites
+#   XBUF_REL_OUT=dir          build and log there (default zig-out/rel)
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 full=0; [ "${1:-}" = --full ] && full=1
-OUT=$ROOT/zig-out/rel
+OUT=${XBUF_REL_OUT:-$ROOT/zig-out/rel}	# its own per run: two runs at once must not rebuild each other's binaries
 mkdir -p "$OUT"
 passed=0 failed=0
 CFLAGS="$(tr "\n" " " < csrc/cflags) -g -Iinclude -Itest -pthread"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-skip() { case ",${XBUF_REL_SKIP:-}," in *",$1,"*) return 0 ;; esac; return 1; }
+skip() {
+	case ",${XBUF_REL_SKIP:-}," in *",$1,"*) return 0 ;; esac
+	[ -z "${XBUF_REL_ONLY:-}" ] && return 1
+	case ",$XBUF_REL_ONLY," in *",$1,"*) return 1 ;; esac
+	return 0
+}
 
 count() { # name log rc
 	local p f
