@@ -103,6 +103,7 @@ if [ $full = 1 ]; then
 	suite bun-crash 1800 node_modules/.bin/bun test/reliability/bun_crash.ts 200
 	suite hostile 1800 "$OUT/hostile-asan" 50000
 	suite soak 1200 "$OUT/soak" 600 4
+	suite bun-soak 1200 node_modules/.bin/bun test/reliability/bun_soak.ts "$OUT/soak" 600 4
 	suite soak-tsan 600 "$OUT/soak-tsan" 60 2
 else
 	suite model 300 bash test/reliability/model/check.sh
@@ -113,6 +114,7 @@ else
 	suite bun-crash 120 node_modules/.bin/bun test/reliability/bun_crash.ts 10
 	suite hostile 120 "$OUT/hostile-asan" 5000
 	suite soak 120 "$OUT/soak" 30 3
+	suite bun-soak 120 node_modules/.bin/bun test/reliability/bun_soak.ts "$OUT/soak" 20 2
 	suite soak-tsan 120 "$OUT/soak-tsan" 10 2
 fi
 echo "reliability$([ $full = 1 ] && echo ' (full)'): $(git rev-parse --short HEAD 2>/dev/null), $(date -u +%Y-%m-%d)"
