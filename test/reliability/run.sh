@@ -5,6 +5,7 @@
 #   XBUF_REL_SKIP=fuzz,soak   skip suites by name
 #   XBUF_REL_ONLY=fuzz        run only these suites
 #   XBUF_REL_OUT=dir          build and log there (default zig-out/rel)
+#   XBUF_FUZZ_JOBS=2          --full: the 10^7 fuzz runs in that many processes, each its share
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -86,9 +87,19 @@ fuzz() { # seconds|runs
 	fi
 	echo "fuzz: the mutant model was caught ($(grep -m1 'fuzz_xbuf:' "$OUT/fuzz-mutant.log"))"
 	rm -rf "$work" && work=$(mktemp -d /tmp/xbuf-fuzz.XXXXXX) && cp "$corpus"/* "$work"/ 2>/dev/null
-	XBUF_SPIN_US=0 "$OUT/fuzz_xbuf" -max_len=512 -print_final_stats=1 -artifact_prefix="$OUT/fuzz-" "$@" "$work" > "$OUT/fuzz-run.log" 2>&1
+	local jobs=${XBUF_FUZZ_JOBS:-1}
+	if [ "$jobs" -gt 1 ]; then	# J processes, each its share of the runs, one corpus; logs fuzz-N.log
+		rm -f "$OUT"/fuzz-[0-9]*.log
+		(cd "$OUT" && XBUF_SPIN_US=0 "$OUT/fuzz_xbuf" -max_len=512 -print_final_stats=1 -artifact_prefix="$OUT/fuzz-" \
+			-jobs="$jobs" -workers="$jobs" "$@" "$work") > "$OUT/fuzz-run.log" 2>&1
+	else
+		XBUF_SPIN_US=0 "$OUT/fuzz_xbuf" -max_len=512 -print_final_stats=1 -artifact_prefix="$OUT/fuzz-" "$@" "$work" > "$OUT/fuzz-run.log" 2>&1
+	fi
 	local rc=$?
+	[ "$jobs" -gt 1 ] && cat "$OUT"/fuzz-[0-9]*.log >> "$OUT/fuzz-run.log"
 	grep -aE 'fuzz_xbuf: op|ERROR|SUMMARY|Test unit written|stat::|^Done' "$OUT/fuzz-run.log" | head -n 20
+	[ "$jobs" -gt 1 ] && echo "fuzz: $(grep -a 'stat::number_of_executed_units' "$OUT/fuzz-run.log" |
+		awk '{ n += $2 } END { print n }') executions in $jobs processes"
 	rm -rf "$work"
 	[ "$rc" -eq 0 ] && echo "fuzz: 1 passed, 0 failed" || echo "fuzz: 0 passed, 1 failed"
 	return "$rc"
@@ -96,7 +107,7 @@ fuzz() { # seconds|runs
 
 if [ $full = 1 ]; then
 	suite model 1800 bash test/reliability/model/check.sh --full
-	suite fuzz 7200 fuzz -runs=${XBUF_FUZZ_RUNS:-10000000}
+	suite fuzz 7200 fuzz -runs=$(( ${XBUF_FUZZ_RUNS:-10000000} / ${XBUF_FUZZ_JOBS:-1} ))
 	suite crash-producer 1800 "$OUT/crash-asan" producer 1000
 	suite crash-app 1800 env XBUF_CRASH_STRICT=$STRICT "$OUT/crash-asan" app 1000
 	suite crash-names 1800 "$OUT/crash-asan" names 1000
