@@ -12,16 +12,23 @@
 // RSS, fd count and thread count of this process are sampled every second;
 // the least-squares slope over the second half must be flat (or the floor
 // must not rise: see the end).
-//   bun test/reliability/bun_soak.ts SOAK_BINARY SECONDS THREADS
+// With --kernel (the guest: guest-init.sh), the element is the kernel
+// module's and the driver side is `t_lib_soak --driver NAME 3` (the
+// selftest module's in-kernel evl_write_xbuf()/evl_read_xbuf()); without
+// evl_shutdown_xbuf() there, the driver ends its stream in-band with an end
+// record (writer 7, 24 bytes).
+//   bun test/reliability/bun_soak.ts [--kernel] DRIVER_BINARY SECONDS THREADS
 //   prints "bun-soak: N passed, M failed"
 import { readdirSync, readFileSync } from "node:fs";
 import { XBuf } from "../../src/index.ts";
 
-const [soakBin, secsArg, thrArg] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const kernel = args[0] === "--kernel";
+const [soakBin, secsArg, thrArg] = kernel ? args.slice(1) : args;
 const secs = Number(secsArg ?? 30), T = Number(thrArg ?? 3);
 const MAXT = 8, MAGIC = 0x58425546, HDR = 24, OREC = 32, MAXREC = 1024;
 if (!soakBin || !(secs >= 2) || !(T >= 1 && T <= MAXT)) {
-  console.error("usage: bun_soak.ts SOAK_BINARY SECONDS THREADS");
+  console.error("usage: bun_soak.ts [--kernel] DRIVER_BINARY SECONDS THREADS");
   process.exit(2);
 }
 
@@ -32,13 +39,13 @@ const fnv = (b: Uint8Array, from: number, to: number): number => {
 };
 
 const name = `/bunsoak.${process.pid}`;
-const xb = XBuf.create({ inbound: 64 * 1024, outbound: 16 * 1024, name, backend: "user" });
+const xb = XBuf.create({ inbound: 64 * 1024, outbound: 16 * 1024, name, backend: kernel ? "kernel" : "user" });
 const child = Bun.spawn([soakBin, "--driver", name, String(T)], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
 const out = new Response(child.stdout).arrayBuffer();
 
 // Inbound: one consumer, records checked in order per writer.
 const next = new Array<number>(MAXT).fill(0);
-let inRecords = 0, inBytes = 0, corrupt = 0, misordered = 0;
+let inRecords = 0, inBytes = 0, corrupt = 0, misordered = 0, ended = false;
 const consumer = (async () => {
   const carry = new Uint8Array(2 * MAXREC);
   let held = 0;
@@ -49,6 +56,7 @@ const consumer = (async () => {
     if (magic !== MAGIC || w >= MAXT || len < HDR || len > MAXREC) return -1;
     if (avail < len) return 0;
     if (fnv(b, off + HDR, off + len) !== dv.getUint32(12, true)) return -1;
+    if (kernel && w === MAXT - 1 && len === HDR) { ended = true; return len; }	// the in-band end
     const seq = Number(dv.getBigUint64(16, true));
     if (seq !== next[w]) misordered++;
     next[w] = seq + 1;
@@ -74,6 +82,7 @@ const consumer = (async () => {
       off += r;
     }
     if (off < view.length) { carry.set(view.subarray(off), 0); held = view.length - off; }
+    if (ended) break;
   }
   if (held) corrupt++;	// a torn record at the end
 })();
@@ -115,11 +124,20 @@ for (let s = 0; s < secs; s++) {
 
 stop = true;
 await Promise.all(writers);
-child.stdin.end();	// the driver stops its writers, reports them, ends the stream
-await consumer;
-while (xb.rings().outbound.fill) await Bun.sleep(1);	// its readers take all we wrote...
-xb.close();	// ...then they get EIDRM and report
-const code = await child.exited;
+let code: number;
+if (kernel) {
+  while (xb.rings().outbound.fill) await Bun.sleep(1);	// its readers took all we wrote
+  child.stdin.end();	// it stops, reports its writers, writes the end record, stops its readers, reports
+  await consumer;
+  code = await child.exited;
+  xb.close();
+} else {
+  child.stdin.end();	// the driver stops its writers, reports them, ends the stream
+  await consumer;
+  while (xb.rings().outbound.fill) await Bun.sleep(1);	// its readers take all we wrote...
+  xb.close();	// ...then they get EIDRM and report
+  code = await child.exited;
+}
 const raw = new DataView(await out);
 let fails = 0;
 if (code !== 0 || raw.byteLength !== T * 8 + T * 18 * 8) {
@@ -143,9 +161,9 @@ if (code !== 0 || raw.byteLength !== T * 8 + T * 18 * 8) {
     }
   }
   for (let i = 0; i < T; i++) outCorrupt += tally(i, 17);
-  if (inRecords !== inWritten || misordered || corrupt || outCorrupt) fails++;
+  if (inRecords !== inWritten || misordered || corrupt || outCorrupt || (kernel && !ended)) fails++;
   const outWritten = written.reduce((a, b) => a + b, 0);
-  console.log(`bun-soak: ${secs} s, ${T} driver threads per role, ${T} Bun writers, one for-await reader:` +
+  console.log(`bun-soak: ${kernel ? "kernel" : "user"} backend, ${secs} s, ${T} driver threads per role, ${T} Bun writers, one for-await reader:` +
     ` inbound ${inWritten} records written, ${inRecords} read (${(inBytes / 1e6).toFixed(1)} MB), outbound ${outWritten}` +
     ` written, ${outRead} read (${(outRead * OREC / 1e6).toFixed(1)} MB); out of order ${misordered}, corrupt ${corrupt + outCorrupt}`);
 }

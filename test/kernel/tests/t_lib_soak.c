@@ -130,7 +130,51 @@ static void join_all(struct worker *w, int n)
 		}
 }
 
-int main(void)
+/*
+ * t_lib_soak --driver NAME 3: the driver side alone, for a Bun application
+ * (test/reliability/bun_soak.ts --kernel, which guest-init.sh runs): on the
+ * kernel element NAME, T writer and T reader threads until stdin closes
+ * (the application has stopped writing and sees its outbound ring empty);
+ * then on stdout each writer's record count (u64), an end record (writer
+ * MAXT - 1, 24 bytes: the kernel backend has no evl_shutdown_xbuf() for
+ * user space, so the stream ends in-band), and each reader's struct tally.
+ */
+static int driver_main(const char *name)
+{
+	struct worker dw[T], dr[T];
+	uint8_t end[sizeof(struct rec)];
+	uint64_t rs = 1;
+	char c;
+
+	fd = xbuf_open(name, XBUF_CLONE_KERNEL);
+	if (fd < 0)
+		return 2;
+	st = kt_bind(fd);
+	memset(dw, 0, sizeof(dw));
+	memset(dr, 0, sizeof(dr));
+	for (int i = 0; i < T; i++) {
+		dw[i].id = dr[i].id = i;
+		CHECK(!pthread_create(&dw[i].th, NULL, drv_writer, &dw[i]));
+		CHECK(!pthread_create(&dr[i].th, NULL, drv_reader, &dr[i]));
+	}
+	while (read(0, &c, 1) > 0)
+		;
+	__atomic_store_n(&stop_writers, 1, __ATOMIC_RELEASE);
+	join_all(dw, T);
+	for (int i = 0; i < T; i++)
+		CHECK(write(1, &dw[i].written, sizeof(dw[i].written)) == sizeof(dw[i].written));
+	make_rec(end, MAXT - 1, 0, sizeof(end), &rs);
+	CHECK_EQ(kt_kwrite(st, end, sizeof(end), 0), (long)sizeof(end));
+	__atomic_store_n(&stop_readers, 1, __ATOMIC_RELEASE);
+	join_all(dr, T);
+	for (int i = 0; i < T; i++)
+		CHECK(write(1, &dr[i].t, sizeof(dr[i].t)) == sizeof(dr[i].t));
+	close(st);
+	xbuf_close(fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	static double rss[600], fds[600], thr[600];
 	struct worker dw[T], dr[T], aw[T], ar[T];
@@ -144,6 +188,8 @@ int main(void)
 	if (secs < 2 || secs > 600)
 		secs = 60;
 	CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+	if (argc == 4 && !strcmp(argv[1], "--driver"))
+		return atoi(argv[3]) == T ? driver_main(argv[2]) : 2;
 	fd = xbuf_create(64 * 1024, 16 * 1024, 0, NULL);
 	CHECK(fd >= 0);
 	if (xbuf_backend(fd) != XBUF_BACKEND_KERNEL)
