@@ -34,7 +34,7 @@ if (!soakBin || !(secs >= 2) || !(T >= 1 && T <= MAXT)) {
 
 const fnv = (b: Uint8Array, from: number, to: number): number => {
   let h = 2166136261;
-  for (let i = from; i < to; i++) h = Math.imul(h ^ b[i], 16777619) >>> 0;
+  for (let i = from; i < to; i++) h = Math.imul(h ^ b[i]!, 16777619) >>> 0;
   return h;
 };
 
@@ -103,10 +103,10 @@ const writers = Array.from({ length: T }, async (_, w) => {
       dv.setUint32(o + 4, w, true);
       dv.setUint32(o + 8, OREC, true);
       dv.setUint32(o + 12, fnv(buf, o + HDR, o + OREC), true);
-      dv.setBigUint64(o + 16, BigInt(written[w] + i), true);
+      dv.setBigUint64(o + 16, BigInt(written[w]! + i), true);
     }
     await xb.write(buf.subarray(0, k * OREC));
-    written[w] += k;
+    written[w]! += k;
   }
 });
 
@@ -155,7 +155,8 @@ if (code !== 0 || raw.byteLength !== T * 8 + T * 18 * 8) {
     let n = 0, sum = 0;
     for (let i = 0; i < T; i++) { n += tally(i, w); sum += tally(i, 8 + w); }
     outRead += n;
-    if (n !== written[w] || sum !== (written[w] * (written[w] - 1)) / 2) {
+    const wn = written[w]!;
+    if (n !== wn || sum !== (wn * (wn - 1)) / 2) {
       console.error(`outbound writer ${w}: wrote ${written[w]}, the driver read ${n} (seq sum ${sum})`);
       fails++;
     }
@@ -170,7 +171,7 @@ if (code !== 0 || raw.byteLength !== T * 8 + T * 18 * 8) {
 const slope = (y: number[]): number => {
   const from = Math.floor(y.length / 2), n = y.length - from;
   let sx = 0, sy = 0, sxx = 0, sxy = 0;
-  for (let i = from; i < y.length; i++) { sx += i; sy += y[i]; sxx += i * i; sxy += i * y[i]; }
+  for (let i = from; i < y.length; i++) { sx += i; sy += y[i]!; sxx += i * i; sxy += i * y[i]!; }
   return n < 2 ? 0 : (n * sxy - sx * sy) / (n * sxx - sx * sx);
 };
 const [sr, sf, st] = [slope(rss), slope(fds), slope(thr)];
