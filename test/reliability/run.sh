@@ -116,6 +116,7 @@ if [ $full = 1 ]; then
 	suite soak 1200 "$OUT/soak" 600 4
 	suite bun-soak 1200 node_modules/.bin/bun test/reliability/bun_soak.ts "$OUT/soak" 600 4
 	suite soak-tsan 600 "$OUT/soak-tsan" 60 2
+	suite bun-soak-tsan 600 node_modules/.bin/bun test/reliability/bun_soak.ts "$OUT/soak-tsan" 60 2
 else
 	suite model 300 bash test/reliability/model/check.sh
 	suite fuzz 120 fuzz -max_total_time=60
@@ -127,6 +128,8 @@ else
 	suite soak 120 "$OUT/soak" 30 3
 	suite bun-soak 120 node_modules/.bin/bun test/reliability/bun_soak.ts "$OUT/soak" 20 2
 	suite soak-tsan 120 "$OUT/soak-tsan" 10 2
+	# The driver side under TSan, with evl_shutdown_xbuf() at the end while its readers run.
+	suite bun-soak-tsan 120 node_modules/.bin/bun test/reliability/bun_soak.ts "$OUT/soak-tsan" 10 2
 fi
 echo "reliability$([ $full = 1 ] && echo ' (full)'): $(git rev-parse --short HEAD 2>/dev/null), $(date -u +%Y-%m-%d)"
 echo "$passed passed, $failed failed"
