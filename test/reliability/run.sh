@@ -98,8 +98,8 @@ fuzz() { # seconds|runs
 	local rc=$?
 	[ "$jobs" -gt 1 ] && cat "$OUT"/fuzz-[0-9]*.log >> "$OUT/fuzz-run.log"
 	grep -aE 'fuzz_xbuf: op|ERROR|SUMMARY|Test unit written|stat::|^Done' "$OUT/fuzz-run.log" | head -n 20
-	[ "$jobs" -gt 1 ] && echo "fuzz: $(grep -a 'stat::number_of_executed_units' "$OUT/fuzz-run.log" |
-		awk '{ n += $2 } END { print n }') executions in $jobs processes"
+	[ "$jobs" -gt 1 ] && echo "fuzz: $(cat "$OUT"/fuzz-[0-9]*.log | grep -a 'stat::number_of_executed_units' |
+		awk '{ n += $2 } END { print n }') executions in $jobs processes"	# the parent's log repeats its jobs' tails
 	rm -rf "$work"
 	[ "$rc" -eq 0 ] && echo "fuzz: 1 passed, 0 failed" || echo "fuzz: 0 passed, 1 failed"
 	return "$rc"
