@@ -95,6 +95,7 @@ bun_test() {
 	mkdir -p $H$XBUF_ROOT 2>/dev/null
 	mount -t 9p -o ro,trans=virtio,version=9p2000.L,msize=512000,cache=loose repo $H$XBUF_ROOT || return 1
 	cp /libxbuf.so $H/tmp/libxbuf.so && chmod 0644 $H/tmp/libxbuf.so || return 1
+	cp /tests/t_lib_soak $H/tmp/t_lib_soak && chmod 0755 $H/tmp/t_lib_soak || return 1
 	# As an ordinary user in the group, as a user of the module would run it.
 	chroot $H /usr/bin/setpriv --reuid=65534 --regid=65534 --groups=$XGID --inh-caps=-all \
 		/usr/bin/env -i PATH=/usr/bin:/bin HOME=/tmp TMPDIR=/tmp \
@@ -103,6 +104,14 @@ bun_test() {
 		>/tmp/bun.log 2>&1
 	rc=$?
 	sed 's/^/bun| /' /tmp/bun.log
+	# The soak with a Bun application on the kernel backend (issue 14):
+	# test/reliability/bun_soak.ts against t_lib_soak's driver side.
+	chroot $H /usr/bin/setpriv --reuid=65534 --regid=65534 --groups=$XGID --inh-caps=-all \
+		/usr/bin/env -i PATH=/usr/bin:/bin HOME=/tmp TMPDIR=/tmp \
+		XBUF_LIBRARY=/tmp/libxbuf.so BUN_RUNTIME_TRANSPILER_CACHE_PATH=0 NO_COLOR=1 \
+		/bin/sh -c "cd $XBUF_ROOT && exec timeout 240 node_modules/bun/bin/bun.exe test/reliability/bun_soak.ts --kernel /tmp/t_lib_soak 60 3" \
+		>/tmp/bun-soak.log 2>&1 && grep -q '^bun-soak: 1 passed, 0 failed' /tmp/bun-soak.log && BUN_SOAK=PASS
+	sed 's/^/bun-soak| /' /tmp/bun-soak.log
 	umount $H$XBUF_ROOT
 	for d in tmp dev/shm dev sys proc; do
 		umount $H/$d
@@ -115,9 +124,11 @@ bun_test() {
 if [ -f /bun.env ]; then
 	echo "KTEST-RUN bun_kernel_test"
 	st=PASS
+	BUN_SOAK=FAIL
 	bun_test || st=FAIL
 	kernel_clean bun_kernel_test || st="FAIL(kernel)"
 	result bun_kernel_test "$st"
+	result bun_kernel_soak $BUN_SOAK
 fi
 
 ok=PASS

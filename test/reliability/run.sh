@@ -3,16 +3,24 @@
 # ~5 minutes on 2 cores), the full forms with --full (on demand). Each suite
 # prints its own "N passed, M failed"; the last line sums them.
 #   XBUF_REL_SKIP=fuzz,soak   skip suites by name
+#   XBUF_REL_ONLY=fuzz        run only these suites
+#   XBUF_REL_OUT=dir          build and log there (default zig-out/rel)
+#   XBUF_FUZZ_JOBS=2          --full: the 10^7 fuzz runs in that many processes, each its share
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 full=0; [ "${1:-}" = --full ] && full=1
-OUT=$ROOT/zig-out/rel
+OUT=${XBUF_REL_OUT:-$ROOT/zig-out/rel}	# its own per run: two runs at once must not rebuild each other's binaries
 mkdir -p "$OUT"
 passed=0 failed=0
 CFLAGS="$(tr "\n" " " < csrc/cflags) -g -Iinclude -Itest -pthread"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-skip() { case ",${XBUF_REL_SKIP:-}," in *",$1,"*) return 0 ;; esac; return 1; }
+skip() {
+	case ",${XBUF_REL_SKIP:-}," in *",$1,"*) return 0 ;; esac
+	[ -z "${XBUF_REL_ONLY:-}" ] && return 1
+	case ",$XBUF_REL_ONLY," in *",$1,"*) return 1 ;; esac
+	return 0
+}
 
 count() { # name log rc
 	local p f
@@ -79,9 +87,19 @@ fuzz() { # seconds|runs
 	fi
 	echo "fuzz: the mutant model was caught ($(grep -m1 'fuzz_xbuf:' "$OUT/fuzz-mutant.log"))"
 	rm -rf "$work" && work=$(mktemp -d /tmp/xbuf-fuzz.XXXXXX) && cp "$corpus"/* "$work"/ 2>/dev/null
-	XBUF_SPIN_US=0 "$OUT/fuzz_xbuf" -max_len=512 -print_final_stats=1 -artifact_prefix="$OUT/fuzz-" "$@" "$work" > "$OUT/fuzz-run.log" 2>&1
+	local jobs=${XBUF_FUZZ_JOBS:-1}
+	if [ "$jobs" -gt 1 ]; then	# J processes, each its share of the runs, one corpus; logs fuzz-N.log
+		rm -f "$OUT"/fuzz-[0-9]*.log
+		(cd "$OUT" && XBUF_SPIN_US=0 "$OUT/fuzz_xbuf" -max_len=512 -print_final_stats=1 -artifact_prefix="$OUT/fuzz-" \
+			-jobs="$jobs" -workers="$jobs" "$@" "$work") > "$OUT/fuzz-run.log" 2>&1
+	else
+		XBUF_SPIN_US=0 "$OUT/fuzz_xbuf" -max_len=512 -print_final_stats=1 -artifact_prefix="$OUT/fuzz-" "$@" "$work" > "$OUT/fuzz-run.log" 2>&1
+	fi
 	local rc=$?
+	[ "$jobs" -gt 1 ] && cat "$OUT"/fuzz-[0-9]*.log >> "$OUT/fuzz-run.log"
 	grep -aE 'fuzz_xbuf: op|ERROR|SUMMARY|Test unit written|stat::|^Done' "$OUT/fuzz-run.log" | head -n 20
+	[ "$jobs" -gt 1 ] && echo "fuzz: $(cat "$OUT"/fuzz-[0-9]*.log | grep -a 'stat::number_of_executed_units' |
+		awk '{ n += $2 } END { print n }') executions in $jobs processes"	# the parent's log repeats its jobs' tails
 	rm -rf "$work"
 	[ "$rc" -eq 0 ] && echo "fuzz: 1 passed, 0 failed" || echo "fuzz: 0 passed, 1 failed"
 	return "$rc"
@@ -89,14 +107,16 @@ fuzz() { # seconds|runs
 
 if [ $full = 1 ]; then
 	suite model 1800 bash test/reliability/model/check.sh --full
-	suite fuzz 7200 fuzz -runs=${XBUF_FUZZ_RUNS:-10000000}
+	suite fuzz 7200 fuzz -runs=$(( ${XBUF_FUZZ_RUNS:-10000000} / ${XBUF_FUZZ_JOBS:-1} ))
 	suite crash-producer 1800 "$OUT/crash-asan" producer 1000
 	suite crash-app 1800 env XBUF_CRASH_STRICT=$STRICT "$OUT/crash-asan" app 1000
 	suite crash-names 1800 "$OUT/crash-asan" names 1000
 	suite bun-crash 1800 node_modules/.bin/bun test/reliability/bun_crash.ts 200
 	suite hostile 1800 "$OUT/hostile-asan" 50000
 	suite soak 1200 "$OUT/soak" 600 4
+	suite bun-soak 1200 node_modules/.bin/bun test/reliability/bun_soak.ts "$OUT/soak" 600 4
 	suite soak-tsan 600 "$OUT/soak-tsan" 60 2
+	suite bun-soak-tsan 600 node_modules/.bin/bun test/reliability/bun_soak.ts "$OUT/soak-tsan" 60 2
 else
 	suite model 300 bash test/reliability/model/check.sh
 	suite fuzz 120 fuzz -max_total_time=60
@@ -106,7 +126,10 @@ else
 	suite bun-crash 120 node_modules/.bin/bun test/reliability/bun_crash.ts 10
 	suite hostile 120 "$OUT/hostile-asan" 5000
 	suite soak 120 "$OUT/soak" 30 3
+	suite bun-soak 120 node_modules/.bin/bun test/reliability/bun_soak.ts "$OUT/soak" 20 2
 	suite soak-tsan 120 "$OUT/soak-tsan" 10 2
+	# The driver side under TSan, with evl_shutdown_xbuf() at the end while its readers run.
+	suite bun-soak-tsan 120 node_modules/.bin/bun test/reliability/bun_soak.ts "$OUT/soak-tsan" 10 2
 fi
 echo "reliability$([ $full = 1 ] && echo ' (full)'): $(git rev-parse --short HEAD 2>/dev/null), $(date -u +%Y-%m-%d)"
 echo "$passed passed, $failed failed"

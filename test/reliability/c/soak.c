@@ -17,6 +17,12 @@
  * over the second half is printed (flat: ~0).
  *
  *   soak SECONDS THREADS    prints "soak: N passed, M failed"
+ *   soak --driver NAME THREADS
+ *       the driver side alone, of the public element NAME another
+ *       application created (test/reliability/bun_soak.ts): until its
+ *       stdin closes; then on stdout, binary: each inbound writer's record
+ *       count (u64), and once the application left (EIDRM), each outbound
+ *       reader's struct tally.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -34,73 +40,15 @@
 #include <unistd.h>
 #include "xbuf.h"
 #include "check.h"
-
-#define MAXT 8
-#define MAXREC 1024
-#define OREC 32
-
-struct rec {
-	uint32_t magic, writer, len, sum;	/* sum: of the payload bytes after the header */
-	uint64_t seq;
-};
-
-struct tally {
-	uint64_t n[MAXT], seqsum[MAXT], bytes, corrupt;
-};
+#include "soak_rec.h"
 
 static int stop;	/* atomic: __atomic loads and stores */
 static int nthreads, secs;
 static char name[64];
 static int app_fd;
 static struct evl_xbuf *drv;
+static bool shutdown_at_end;	/* --driver: evl_shutdown_xbuf() once the writers stopped */
 static uint64_t in_taken, in_target = UINT64_MAX;	/* inbound records taken by our readers; what the driver wrote */
-
-static uint64_t xs(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-static uint32_t payload_sum(const uint8_t *p, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h;
-}
-
-static void make_rec(uint8_t *buf, uint32_t writer, uint64_t seq, uint32_t len, uint64_t *rs)
-{
-	struct rec r = { 0x58425546, writer, len, 0, seq };
-
-	for (uint32_t i = sizeof(r); i < len; i++)
-		buf[i] = (uint8_t)xs(rs);
-	r.sum = payload_sum(buf + sizeof(r), len - sizeof(r));
-	memcpy(buf, &r, sizeof(r));
-}
-
-/* Check one record at p (at most avail bytes); its length, 0 if incomplete, -1 corrupt. */
-static long take_rec(const uint8_t *p, size_t avail, struct tally *t)
-{
-	struct rec r;
-
-	if (avail < sizeof(r))
-		return 0;
-	memcpy(&r, p, sizeof(r));
-	if (r.magic != 0x58425546 || r.writer >= MAXT || r.len < sizeof(r) || r.len > MAXREC)
-		return -1;
-	if (avail < r.len)
-		return 0;
-	if (payload_sum(p + sizeof(r), r.len - sizeof(r)) != r.sum)
-		return -1;
-	t->n[r.writer]++;
-	t->seqsum[r.writer] += r.seq;
-	t->bytes += r.len;
-	return r.len;
-}
 
 struct worker {
 	pthread_t th;
@@ -159,36 +107,10 @@ static void *drv_reader(void *arg)
 static void *app_reader(void *arg)
 {
 	struct worker *w = arg;
+	struct soak_app a = { app_fd, &stop, &in_taken, &in_target };
+	uint64_t bytes = 0;
 
-	while (__atomic_load_n(&in_taken, __ATOMIC_ACQUIRE) < __atomic_load_n(&in_target, __ATOMIC_ACQUIRE)) {
-		const void *data;
-		ssize_t n = xbuf_read_begin(app_fd, 4 * MAXREC, XBUF_NONBLOCK, &data);
-		size_t used = 0;
-
-		if (n == -EAGAIN) {
-			if (xbuf_poll(app_fd, XBUF_POLLIN, sizeof(struct rec), 100) < 0)
-				break;
-			continue;
-		}
-		if (n < 0)
-			break;	/* EPIPE: the driver let go and all is read */
-		for (;;) {
-			long r = take_rec((const uint8_t *)data + used, (size_t)n - used, &w->t);
-
-			if (r < 0) {
-				w->t.corrupt++;
-				used = (size_t)n;
-				break;
-			}
-			if (!r)
-				break;
-			used += (size_t)r;
-			__atomic_fetch_add(&in_taken, 1, __ATOMIC_RELEASE);
-		}
-		xbuf_read_end(app_fd, used);
-		if (!used && xbuf_poll(app_fd, XBUF_POLLIN, (size_t)n + 1 > 4 * MAXREC ? 4 * MAXREC : (size_t)n + 1, 100) < 0)
-			break;
-	}
+	soak_app_read(&a, &w->t, &bytes);
 	return NULL;
 }
 
@@ -196,18 +118,10 @@ static void *app_reader(void *arg)
 static void *app_writer(void *arg)
 {
 	struct worker *w = arg;
-	uint64_t rs = 0xabcdefull + (uint64_t)w->id * 31;
-	uint8_t buf[OREC * 16];
+	struct soak_app a = { app_fd, &stop, &in_taken, &in_target };
+	uint64_t bytes = 0;
 
-	while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
-		int k = 1 + (int)(xs(&rs) % 16);
-
-		for (int i = 0; i < k; i++)
-			make_rec(buf + i * OREC, (uint32_t)w->id, w->written + (uint64_t)i, OREC, &rs);
-		if (xbuf_write(app_fd, buf, (size_t)k * OREC) != k * OREC)
-			break;
-		w->written += (uint64_t)k;
-	}
+	soak_app_write(&a, (uint32_t)w->id, &w->written, &bytes);
 	return NULL;
 }
 
@@ -226,50 +140,6 @@ static ssize_t read_all(int fd, void *buf, size_t n)
 		got += (size_t)r;
 	}
 	return (ssize_t)got;
-}
-
-static long sample_rss_kb(void)
-{
-	FILE *f = fopen("/proc/self/statm", "r");
-	long pages = 0, rss = 0;
-
-	if (f) {
-		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
-			rss = 0;
-		fclose(f);
-	}
-	return rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
-static int count_dir(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
-/* Least-squares slope of y over samples [from, to), per sample. */
-static double slope(const double *y, int from, int to)
-{
-	double sx = 0, sy = 0, sxx = 0, sxy = 0;
-	int n = to - from;
-
-	if (n < 2)
-		return 0;
-	for (int i = from; i < to; i++) {
-		sx += i;
-		sy += y[i];
-		sxx += (double)i * i;
-		sxy += (double)i * y[i];
-	}
-	return (n * sxy - sx * sy) / (n * sxx - sx * sx);
 }
 
 static void run_driver(int out)
@@ -301,6 +171,12 @@ static void run_driver(int out)
 	/* report what the writers wrote, then let go (the app's readers drain then EPIPE) */
 	for (int i = 0; i < nthreads; i++)
 		(void)!write(out, &w[i].written, sizeof(w[i].written));
+	/*
+	 * --driver: the stream ends (the application's for-await loop drains
+	 * and ends); our readers' next calls claim the outbound end again.
+	 */
+	if (shutdown_at_end && evl_shutdown_xbuf(drv))
+		_exit(3);
 	for (int i = 0; i < nthreads; i++) {
 		pthread_join(w[nthreads + i].th, NULL);
 		(void)!write(out, &w[nthreads + i].t, sizeof(w[nthreads + i].t));
@@ -318,6 +194,16 @@ int main(int argc, char **argv)
 	struct tally drv_t[MAXT], in_t = { 0 }, out_t = { 0 };
 	pid_t pid;
 
+	if (argc == 4 && !strcmp(argv[1], "--driver")) {
+		/* The driver side alone, for another application (bun_soak.ts): as run_driver() says. */
+		snprintf(name, sizeof(name), "%s", argv[2]);
+		nthreads = atoi(argv[3]);
+		if (nthreads < 1 || nthreads > MAXT)
+			return 2;
+		signal(SIGPIPE, SIG_IGN);
+		shutdown_at_end = true;
+		run_driver(1);
+	}
 	secs = argc > 1 ? atoi(argv[1]) : 30;
 	nthreads = argc > 2 ? atoi(argv[2]) : 3;
 	if (nthreads < 1 || nthreads > MAXT || secs < 2 || secs > 4000)

@@ -14,7 +14,14 @@
  * all or nothing; count 0 returns 0 before any other check; the
  * application side gone (its last fd closed: issue 9) makes every driver
  * call EIDRM; the driver's last reference going does not end the stream
- * (the application waits: EAGAIN); a borrow
+ * (the application waits: EAGAIN); evl_shutdown_xbuf() ends it: the
+ * application drains, then EPIPE (its writes without room too), until a
+ * later driver call (a read, a write, an evl_poll_xbuf() that waits)
+ * claims the end again and starts a new stream; evl_poll_xbuf() says
+ * POLLIN / POLLOUT for one byte, POLLHUP once the application left,
+ * POLLNVAL for a NULL handle, unknown events or no ring, -EINVAL above
+ * 126 directions; xbuf_gc()/xbuf_reclaim() never take a live name, and
+ * clean closes leave none stale; a borrow
  * holds its end (the same thread gets EBUSY); commits publish/consume a
  * prefix of the borrow. Ends are claimed on first use and released when
  * the last handle of their side goes, as docs/ABI.md says: the model
@@ -33,6 +40,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -605,10 +613,159 @@ static void op_closed_fd(void)
 	EXPECT(xbuf_poll(m.closed_fd, XBUF_POLLIN, 0, 0), -EBADF, "xbuf_poll on a closed fd");
 }
 
+/*
+ * evl_shutdown_xbuf(): the driver ends the stream of both its ends (each
+ * ring there is): the application drains, then EPIPE; its writes that find
+ * no room fail with EPIPE. A later driver call claims the end again and
+ * starts a new stream (model_read/model_write's claim()).
+ */
+static void op_drv_shutdown(void)
+{
+	int d = pick_drv();
+
+	if (d < 0) {
+		EXPECT(evl_shutdown_xbuf(NULL), -EBADF, "evl_shutdown_xbuf(NULL)");
+		return;
+	}
+	EXPECT(evl_shutdown_xbuf((struct evl_xbuf *)m.drv[d]), 0, "evl_shutdown_xbuf");
+	if (m.r[XBUF_INBOUND].cap)
+		m.r[XBUF_INBOUND].own[0] = GONE;	/* the driver produces inbound */
+	if (m.r[XBUF_OUTBOUND].cap)
+		m.r[XBUF_OUTBOUND].own[1] = GONE;	/* and consumes outbound */
+}
+
+/*
+ * What evl_poll_xbuf() says of one direction of a driver handle, for one
+ * byte: POLLIN (outbound traffic) / POLLOUT (inbound room), POLLHUP (the
+ * application left: EIDRM), 0. The ring is restored after: no claim.
+ */
+static short model_drv_ready(int ev)
+{
+	struct ring *r = &m.r[ev == POLLIN ? XBUF_OUTBOUND : XBUF_INBOUND], saved = *r;
+	/* the ring itself, not a copy: the model tells the rings apart by address (app_left()) */
+	long long v = ev == POLLIN ? model_read(r, 1, NOWAIT, false) : model_write(r, 1, NOWAIT, false);
+
+	*r = saved;	/* no claim */
+	if (v > 0)
+		return (short)ev;
+	return v == -EIDRM ? POLLHUP : v == -EAGAIN ? 0 : POLLERR;
+}
+
+#define MAXPOLL 127	/* one above XB_SLEEP_MAX (126 directions) */
+
+/*
+ * evl_poll_xbuf() over up to 4 entries: driver handles (repeats allowed),
+ * NULL, unknown event bits, directions without a ring; timeout 0 mostly,
+ * sometimes 1 ms when the model says nothing is ready (then it must time
+ * out, and it claimed the driver ends it waited on: a later stream).
+ * Sometimes 126 or 127 entries of one direction: the limit.
+ */
+static void op_drv_poll(void)
+{
+	static struct evl_xbuf_pollfd p[MAXPOLL];
+	short want[MAXPOLL];
+	unsigned sel = next8();
+	int n = 1 + (int)(sel % 4), ready = 0, dirs = 0, timeout = 0, got;
+
+	if (sel >> 2 == 0) {	/* the argument checks */
+		EXPECT(evl_poll_xbuf(NULL, 1, 0), -EFAULT, "evl_poll_xbuf(NULL, 1)");
+		EXPECT(evl_poll_xbuf(p, -1, 0), -EFAULT, "evl_poll_xbuf(nfds -1)");
+		EXPECT(evl_poll_xbuf(NULL, 0, 0), 0, "evl_poll_xbuf(nfds 0)");
+		return;
+	}
+	if (sel >> 2 == 1) {	/* the limit: 126 directions poll, 127 are EINVAL */
+		int d = pick_drv(), ev = next8() & 1 ? POLLIN : POLLOUT;
+
+		n = next8() & 1 ? MAXPOLL : MAXPOLL - 1;
+		if (d < 0 || !m.r[ev == POLLIN ? XBUF_OUTBOUND : XBUF_INBOUND].cap)
+			return;
+		for (int i = 0; i < n; i++)
+			p[i] = (struct evl_xbuf_pollfd){ (struct evl_xbuf *)m.drv[d], (short)ev, 0x55 };
+		want[0] = model_drv_ready(ev);
+		got = evl_poll_xbuf(p, n, 0);
+		if (n == MAXPOLL) {
+			EXPECT(got, -EINVAL, "evl_poll_xbuf over 126 directions");
+			return;
+		}
+		EXPECT(got, want[0] ? n : 0, "evl_poll_xbuf of 126 directions");
+		for (int i = 0; i < n; i++)
+			EXPECT(p[i].revents, want[0], "evl_poll_xbuf revents (126)");
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		unsigned b = next8(), e = next8();
+		struct evl_xbuf *xb = b % 8 == 7 ? NULL : (struct evl_xbuf *)m.drv[b % MAXDRV];
+		short ev = (short)((e & 1 ? POLLIN : 0) | (e & 2 ? POLLOUT : 0) | (e % 32 == 31 ? POLLPRI : 0));
+
+		p[i] = (struct evl_xbuf_pollfd){ xb, ev, (short)0x55 };	/* revents garbage: must be reset */
+		want[i] = 0;
+		if (!xb || (ev & ~(POLLIN | POLLOUT))) {
+			want[i] = POLLNVAL;
+		} else {
+			for (int k = 0; k < 2; k++) {
+				int dir = k ? POLLOUT : POLLIN;
+
+				if (!(ev & dir))
+					continue;
+				if (!m.r[dir == POLLIN ? XBUF_OUTBOUND : XBUF_INBOUND].cap)
+					want[i] |= POLLNVAL;
+				else {
+					want[i] |= model_drv_ready(dir);
+					dirs++;
+				}
+			}
+		}
+		ready += want[i] != 0;
+	}
+	if (!ready && dirs && next8() % 64 == 0)	/* rare: a sleep costs the run 1 ms */
+		timeout = 1;
+	got = evl_poll_xbuf(p, n, timeout);
+	/*
+	 * A signal during the 1 ms sleep: -EINTR, as xbuf.h says (libFuzzer's
+	 * own SIGALRM, every 601 s of the run: the 10^7 run met it, an input
+	 * alone never does). The claims were made before the sleep.
+	 */
+	if (timeout && got == -EINTR)
+		got = 0;
+	EXPECT(got, ready, "evl_poll_xbuf");
+	for (int i = 0; i < n; i++)
+		if (p[i].revents != want[i])
+			FAILF("evl_poll_xbuf entry %d/%d (events %#x): revents %#x, model says %#x", i, n,
+			      p[i].events, p[i].revents, want[i]);
+	if (timeout)	/* it waited: it claimed every driver end it waited on */
+		for (int i = 0; i < n; i++) {
+			if (p[i].events & POLLIN)
+				claim(&m.r[XBUF_OUTBOUND], 1);
+			if (p[i].events & POLLOUT)
+				claim(&m.r[XBUF_INBOUND], 0);
+		}
+}
+
+/*
+ * xbuf_gc() and xbuf_reclaim(): never a live name, and no litter: every
+ * holder of ours closed cleanly, so our name is never stale (reclaim 0,
+ * whether the element lives or not). gc may remove other processes' stale
+ * names (>= 0); op_app_open checks ours is still openable after.
+ */
+static void op_gc(void)
+{
+	if (next8() % 64 == 0) {	/* rare: a scan of /dev/shm costs the run more than many ops */
+		int r = xbuf_gc();
+
+		if (r < 0)
+			FAILF("xbuf_gc: %d", r);
+	}
+	EXPECT(xbuf_reclaim(m.name), 0, "xbuf_reclaim of our name");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static unsigned serial;
+	static int trace = -1;
 	int fd;
+
+	if (trace < 0)
+		trace = getenv("FUZZ_TRACE") != NULL;
 
 	if (size < 3)
 		return 0;
@@ -639,7 +796,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	m.closed_fd = -1;
 
 	for (opno = 0; more(); opno++) {
-		switch (next8() % 16) {
+		unsigned op = next8() % 19;
+
+		if (trace)	/* FUZZ_TRACE=1: the program and the model's state before each op */
+			fprintf(stderr, "op %d: %u  in %llu/%llu own %d%d  out %llu/%llu own %d%d  app %d drv %d%s\n",
+				opno, op, (unsigned long long)m.r[0].prod, (unsigned long long)m.r[0].cons,
+				m.r[0].own[0], m.r[0].own[1], (unsigned long long)m.r[1].prod,
+				(unsigned long long)m.r[1].cons, m.r[1].own[0], m.r[1].own[1], m.app_refs,
+				m.drv_refs, m.creator_gone ? " creator gone" : "");
+		switch (op) {
 		case 0: case 1: op_app_read_begin(); break;
 		case 2: op_app_read_end(); break;
 		case 3: case 4: op_app_write_begin(); break;
@@ -652,7 +817,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 12: op_drv_get(); break;
 		case 13: op_drv_put(); break;
 		case 14: if (next8() & 1) op_app_open(); else op_app_close(); break;
-		default: if (next8() & 1) op_nonblock(); else op_closed_fd(); break;
+		case 15: if (next8() & 1) op_nonblock(); else op_closed_fd(); break;
+		case 16: op_drv_shutdown(); break;
+		case 17: op_drv_poll(); break;
+		default: op_gc(); break;
 		}
 		check_levels();
 	}
