@@ -760,8 +760,11 @@ static int claim_end(struct xb_end *e)
 
 static int user_claim(struct xb_end *e)
 {
-	int ret = e->claimed ? 0 : claim_end(e);
+	int ret;
 
+	if (e->claimed)
+		return 0;	/* every call comes here: nothing more on the hot path */
+	ret = claim_end(e);
 	if (!ret && xb_end_side(e) == XBUF_SIDE_DRIVER) {
 		/*
 		 * A driver back after evl_shutdown_xbuf() starts a new stream

@@ -15,9 +15,9 @@
  * application side gone (its last fd closed: issue 9) makes every driver
  * call EIDRM; the driver's last reference going does not end the stream
  * (the application waits: EAGAIN); evl_shutdown_xbuf() ends it: the
- * application drains, then EPIPE (its writes without room too), until a
+ * application drains, then EPIPE (its writes at once, room or not), until a
  * later driver call (a read, a write, an evl_poll_xbuf() that waits)
- * claims the end again and starts a new stream; evl_poll_xbuf() says
+ * claims the end again and starts a new stream, both ways; evl_poll_xbuf() says
  * POLLIN / POLLOUT for one byte, POLLHUP once the application left,
  * POLLNVAL for a NULL handle, unknown events or no ring, -EINVAL above
  * 126 directions; xbuf_gc()/xbuf_reclaim() never take a live name, and
@@ -127,6 +127,18 @@ static uint64_t fill(const struct ring *r)
 /* Side s uses its end of ring ri (role: 0 producer, 1 consumer): a claim. */
 static void claim(struct ring *r, int role)
 {
+	int ri = r == &m.r[XBUF_INBOUND] ? XBUF_INBOUND : XBUF_OUTBOUND;
+	bool driver = (role == 0) == (XBUF_PRODUCER_SIDE(ri) == XBUF_SIDE_DRIVER);
+	struct ring *o = &m.r[!ri];
+
+	/*
+	 * A driver back after evl_shutdown_xbuf() starts the new stream both
+	 * ways: its other end, ended and held by nobody since, reads as never
+	 * held (user_claim()). Only on the model's own rings: completes() asks
+	 * a copy, which has no other ring.
+	 */
+	if ((r == &m.r[0] || r == &m.r[1]) && driver && r->own[role] != HELD && o->cap && o->own[!role] == GONE)
+		o->own[!role] = NEVER;
 	r->own[role] = HELD;
 }
 
@@ -200,6 +212,8 @@ static long long model_write(struct ring *r, size_t count, enum mode md, bool bu
 	claim(r, 0);
 	if (r == &m.r[XBUF_INBOUND] && app_left(r))
 		return -EIDRM;	/* the driver writes: the application side left */
+	if (r == &m.r[XBUF_OUTBOUND] && peer_gone(r, 0))
+		return -EPIPE;	/* the driver ended the stream: an application write fails at once, room or not */
 #ifdef FUZZ_MUTANT	/* the oracle's own check (run.sh): a write that exactly fills must be caught */
 	if (r->cap - fill(r) > count)
 #else
@@ -460,10 +474,14 @@ static void op_poll(void)
 		}
 	}
 	for (int i = 0; i < n; i++) {
-		struct ring r = m.r[rings[i]];	/* no claim: a copy */
+		/* The ring itself, restored after (no claim): the model tells the rings apart by address. */
+		struct ring *r = &m.r[rings[i]], saved[2] = { m.r[0], m.r[1] };
 		bool reader = rings[i] == XBUF_INBOUND;
-		long long v = reader ? model_read(&r, count ? count : 1, NOWAIT, false)
-				     : model_write(&r, count ? count : 1, NOWAIT, false);
+		long long v = reader ? model_read(r, count ? count : 1, NOWAIT, false)
+				     : model_write(r, count ? count : 1, NOWAIT, false);
+
+		m.r[0] = saved[0];
+		m.r[1] = saved[1];
 
 		if (v > 0)
 			want |= reader ? XBUF_POLLIN : XBUF_POLLOUT;
@@ -615,9 +633,9 @@ static void op_closed_fd(void)
 
 /*
  * evl_shutdown_xbuf(): the driver ends the stream of both its ends (each
- * ring there is): the application drains, then EPIPE; its writes that find
- * no room fail with EPIPE. A later driver call claims the end again and
- * starts a new stream (model_read/model_write's claim()).
+ * ring there is): the application drains, then EPIPE; its writes fail with
+ * EPIPE at once. A later driver call claims the end again and starts a new
+ * stream both ways (model_read/model_write's claim()).
  */
 static void op_drv_shutdown(void)
 {
@@ -641,11 +659,12 @@ static void op_drv_shutdown(void)
  */
 static short model_drv_ready(int ev)
 {
-	struct ring *r = &m.r[ev == POLLIN ? XBUF_OUTBOUND : XBUF_INBOUND], saved = *r;
+	struct ring *r = &m.r[ev == POLLIN ? XBUF_OUTBOUND : XBUF_INBOUND], saved[2] = { m.r[0], m.r[1] };
 	/* the ring itself, not a copy: the model tells the rings apart by address (app_left()) */
 	long long v = ev == POLLIN ? model_read(r, 1, NOWAIT, false) : model_write(r, 1, NOWAIT, false);
 
-	*r = saved;	/* no claim */
+	m.r[0] = saved[0];	/* no claim, of this end or (claim()'s new stream) the other */
+	m.r[1] = saved[1];
 	if (v > 0)
 		return (short)ev;
 	return v == -EIDRM ? POLLHUP : v == -EAGAIN ? 0 : POLLERR;
