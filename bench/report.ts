@@ -224,7 +224,10 @@ export function limits(s: Summary): string[] {
         `Bun's tryReadInto after the C driver ${ns("bun:c2ts")} ns, its tryWrite to the C driver ${ns("bun:ts2c")} ns, ` +
         `Deno's ${ns("deno:c2ts")} / ${ns("deno:ts2c")} ns. Each message moves the producer's position line and the data ` +
         `line from one core to the other, and the TypeScript side adds its bounds checks, the fence (a locked ` +
-        `read-modify-write) and the copy into the caller's buffer.`,
+        `read-modify-write) and the copy into the caller's buffer. Against the bare ring, C to C pays for its ` +
+        `producer, EVL's evl_write_xbuf(): any number of threads may share a driver end, so each call takes the ` +
+        `end's lock, and its commit is a seq_cst exchange (K1: the waiter handshake needs the full barrier) where the ` +
+        `bare ring has a plain release store; Deno to Deno has that producer behind an FFI call (${ns("deno:ts2ts")} ns).`,
     );
   }
   const rt = s.roundtrip;
@@ -336,6 +339,7 @@ tools/zig build                 # libxbuf and the C helpers (bench/c/*.c -> zig-
 bun run bench                   # full: this file, bench/results.json, bench/chart.svg
 bun run bench --quick           # CI: small sizes, same code paths; writes bench/*-quick.*
 bun bench/bulk.ts xbuf-views --bytes 1e9   # any single scenario and contender
+bun bench/render.ts             # this file again from bench/results.json (no new run)
 \`\`\`
 
 - The producer is always C (bench/c/bench_source.c): a driver-side writer using
