@@ -223,11 +223,14 @@ export function limits(s: Summary): string[] {
         `takes ${ns("bun:c2c-fast")} ns, the fd API (xbuf_read: a statx and the end's lock per call) ${ns("bun:c2c")} ns; ` +
         `Bun's tryReadInto after the C driver ${ns("bun:c2ts")} ns, its tryWrite to the C driver ${ns("bun:ts2c")} ns, ` +
         `Deno's ${ns("deno:c2ts")} / ${ns("deno:ts2c")} ns. Each message moves the producer's position line and the data ` +
-        `line from one core to the other, and the TypeScript side adds its bounds checks, the fence (a locked ` +
-        `read-modify-write) and the copy into the caller's buffer. Against the bare ring, C to C pays for its ` +
-        `producer, EVL's evl_write_xbuf(): any number of threads may share a driver end, so each call takes the ` +
-        `end's lock, and its commit is a seq_cst exchange (K1: the waiter handshake needs the full barrier) where the ` +
-        `bare ring has a plain release store; Deno to Deno has that producer behind an FFI call (${ns("deno:ts2ts")} ns).`,
+        `line from one core to the other. C's driver path has no locked instruction per message (a biased end ` +
+        `lock, K1's asymmetric form with membarrier(), plain counters, the peer's position re-read only when the ` +
+        `copy last loaded runs short: ARCHITECTURE.md); what it still pays over the bare ring is EVL's checks ` +
+        `per call (the claim, the end of stream, the application's departure) and its memcpy. The TypeScript ` +
+        `side's commit keeps the full barrier (an Atomics.store, xchg: JavaScript has no release store) and adds ` +
+        `its bounds checks and the copy into the caller's buffer. Bun to Bun and Deno to Deno have their producer ` +
+        `behind one FFI call per message (the binding has no driver-side fast path: the writer calls ` +
+        `evl_write_xbuf through FFI), ${ns("bun:ts2ts")} / ${ns("deno:ts2ts")} ns.`,
     );
   }
   const rt = s.roundtrip;

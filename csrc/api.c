@@ -484,6 +484,11 @@ int xbuf_wake(int fd, int events)
 	return ret;
 }
 
+int xbuf_fast_fence(void)
+{
+	return xb_fence_light();
+}
+
 int xbuf_peer_gone(int fd, int events)
 {
 	struct xb_handle *h = xb_handle_get(fd);

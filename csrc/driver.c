@@ -89,11 +89,11 @@ int evl_shutdown_xbuf(struct evl_xbuf *xbuf)
 
 		if (!e->data || !e->ops->shutdown)
 			continue;
-		r = pthread_mutex_lock(&e->lock);
+		r = xb_end_lock(e);
 		if (r)
-			return r == EDEADLK ? -EBUSY : -r;	/* this thread holds a borrow on it */
+			return r;	/* -EBUSY: this thread holds a borrow on it */
 		r = e->ops->shutdown(e);
-		pthread_mutex_unlock(&e->lock);
+		xb_end_unlock(e);
 		if (r && !ret)
 			ret = r;
 	}

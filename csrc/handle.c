@@ -459,8 +459,19 @@ static void atfork_child(void)
 	for (el = elements; el; el = el->next) {
 		for (ring = 0; ring < 2; ring++)
 			for (role = 0; role < 2; role++) {
-				el->end[ring][role].claimed = false;
-				el->end[ring][role].sleepers = NULL;	/* the parent's threads */
+				struct xb_end *e = &el->end[ring][role];
+
+				e->claimed = false;
+				e->sleepers = NULL;	/* the parent's threads */
+				/*
+				 * A bias to one of the parent's other threads ends here:
+				 * that thread is not in the child, so no one is inside
+				 * on it and no one needs a fence.
+				 */
+				if (e->bias_state == XB_BIAS_ON && !pthread_equal(e->bias, pthread_self())) {
+					e->bias_in = 0;
+					e->bias_state = XB_BIAS_OFF;
+				}
 			}
 		el->ops->forked(el);
 	}

@@ -170,6 +170,8 @@ struct xb_peer_ref {
 };
 
 /* One end (producer or consumer) of one ring, as this process sees it. */
+enum { XB_BIAS_NONE, XB_BIAS_ON, XB_BIAS_OFF };	/* xb_end.bias_state (ring.c, end_lock()) */
+
 struct xb_end {
 	struct xb_waitnode *sleepers;	/* under `lock` */
 	pthread_mutex_t lock;		/* held from begin to end of a borrow */
@@ -190,6 +192,10 @@ struct xb_end {
 	struct xb_peer_ref peer_ref;	/* user backend: the peer's owner, as last seen */
 	struct xb_peer_ref creator_ref;	/* user backend, driver end: the element's creator, as last seen */
 	uint32_t peer_dead;		/* driver end: the app owner word when the app side was seen gone */
+	uint64_t peer_seen;		/* the peer's pos as last loaded (ring.c peer_look()) */
+	pthread_t bias;			/* the thread `lock` is biased to (ring.c, end_lock()) */
+	uint32_t bias_state;		/* BIAS_NONE, BIAS_ON (to `bias`), BIAS_OFF (the mutex, for good) */
+	uint32_t bias_in;		/* the biased thread is inside, on the bias */
 };
 
 struct xb_element {
@@ -268,6 +274,15 @@ uint64_t xb_fill(const struct xb_end *e);
 int xb_fast_claim(struct xb_handle *h, struct xb_end *e);
 void xb_fast_drop(struct xb_handle *h);
 void xb_fast_wake(struct xb_handle *h, struct xb_end *e);
+int xb_end_lock(struct xb_end *e);
+void xb_end_unlock(struct xb_end *e);
+
+/* fence.c: K1's asymmetric form (membarrier) */
+bool xb_fence_ready(void);
+bool xb_fence_light(void);
+void xb_fence_heavy(void);
+bool xb_fence_private_ready(void);
+void xb_fence_private(void);
 
 /* peer.c: peer-death detection and process-local wake-ups (user backend) */
 extern uint32_t xb_local_gen;

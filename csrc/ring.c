@@ -22,6 +22,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,7 +32,12 @@
 #define load_acquire(p)		__atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define load_seq_cst(p)		__atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define load_relaxed(p)		__atomic_load_n((p), __ATOMIC_RELAXED)
-#define counter_inc(p)		__atomic_fetch_add((p), 1, __ATOMIC_RELAXED)
+/*
+ * A display counter of our own endpoint: a plain load and store, since
+ * only the end's lock holder writes it (a fetch-add, lock xadd on x86,
+ * would cost a locked cycle on a line the peer reads, per message).
+ */
+#define counter_inc(p)		__atomic_store_n((p), load_relaxed(p) + 1, __ATOMIC_RELAXED)
 
 uint64_t xb_fill(const struct xb_end *e)
 {
@@ -45,6 +51,19 @@ uint64_t xb_fill(const struct xb_end *e)
 }
 
 /*
+ * Load the peer's position (seq_cst: C1 or P2, and W1's second look) and
+ * keep it in peer_seen, the end's process-local copy, with release: a
+ * thread that takes a span on the copy's word is ordered after this load.
+ */
+static uint64_t peer_look(struct xb_end *e)
+{
+	uint64_t pos = load_seq_cst(&e->peer->pos);
+
+	__atomic_store_n(&e->peer_seen, pos, __ATOMIC_RELEASE);
+	return pos;
+}
+
+/*
  * What a read of count bytes would take right now; 0 = it would wait.
  * partial: O_NONBLOCK semantics, take whatever is there. Otherwise a short
  * read happens only when a writer is stuck (xbuf_abi_writer_stuck(): it
@@ -52,13 +71,22 @@ uint64_t xb_fill(const struct xb_end *e)
  * waiting for room), so only our taking what is there can unblock it
  * (EVL's deadlock rule).
  */
-static uint64_t readable_now(const struct xb_end *e, size_t count, bool partial)
+static uint64_t readable_now(struct xb_end *e, size_t count, bool partial)
 {
 	uint64_t cons = load_relaxed(&e->self->pos);
-	/* C1: pairs with P1 in xb_end_commit() of the producer (seq_cst for W1). */
-	uint64_t fill = xbuf_abi_fill(e->capacity, load_seq_cst(&e->peer->pos), cons);
+	/*
+	 * The producer's position as we last loaded it first: it is a lower
+	 * bound of what it published (C1 was done then; the cache's release
+	 * and acquire carry it to this thread), and while it answers, the
+	 * producer's line stays where it is. Otherwise C1: pairs with P1 in
+	 * xb_end_commit() of the producer (seq_cst for W1).
+	 */
+	uint64_t fill = xbuf_abi_fill(e->capacity, load_acquire(&e->peer_seen), cons);
 	uint32_t waiters;
 
+	if (fill >= count)
+		return count;
+	fill = xbuf_abi_fill(e->capacity, peer_look(e), cons);
 	if (fill >= count)
 		return count;
 	if (!fill)
@@ -77,21 +105,23 @@ static uint64_t readable_now(const struct xb_end *e, size_t count, bool partial)
 }
 
 /* What a write of count bytes may take right now: all of it, or 0 = it would wait. */
-static uint64_t writable_now(const struct xb_end *e, size_t count)
+static uint64_t writable_now(struct xb_end *e, size_t count)
 {
 	uint64_t prod = load_relaxed(&e->self->pos);
+
+	/* The consumer's position as last loaded: a lower bound of what it freed (see above). */
+	if (xbuf_abi_room(e->capacity, prod, load_acquire(&e->peer_seen)) >= count)
+		return count;
 	/*
 	 * P2: pairs with C2 in xb_end_commit() of the consumer (seq_cst for
 	 * W1). A consumer position ahead of ours, or more than a ring behind,
 	 * leaves no room (xbuf_abi_room()): never overwrite what may be unread.
 	 */
-	uint64_t cons = load_seq_cst(&e->peer->pos);
-
-	return xbuf_abi_room(e->capacity, prod, cons) >= count ? count : 0;
+	return xbuf_abi_room(e->capacity, prod, peer_look(e)) >= count ? count : 0;
 }
 
 /* What end e's role may take of count bytes right now; 0 = it would wait. */
-static uint64_t ready_now(const struct xb_end *e, size_t count, bool partial)
+static uint64_t ready_now(struct xb_end *e, size_t count, bool partial)
 {
 	return e->role == XB_CONSUMER ? readable_now(e, count, partial) : writable_now(e, count);
 }
@@ -267,6 +297,8 @@ static void waiter_enter(struct xb_handle *h, struct xb_end *e, struct xb_waitno
 	e->sleepers = node;
 	publish_wanted(e);	/* before `waiters`: a peer that sees us sees our need */
 	__atomic_fetch_add(&e->self->waiters, 1, __ATOMIC_SEQ_CST);	/* W1: pairs with K1 */
+	if (load_relaxed(&e->self->fence) == XBUF_FENCE_MEMBARRIER)
+		xb_fence_heavy();	/* W1's half of K1's asymmetric form: a light commit's barrier */
 	if (e->role == XB_PRODUCER) {
 		__atomic_fetch_add(&e->self->seq, 1, __ATOMIC_SEQ_CST);
 		if (load_acquire(&e->peer->waiters)) {
@@ -290,18 +322,127 @@ static void waiter_leave(struct xb_end *e, struct xb_waitnode *node)
 	publish_wanted(e);
 }
 
+/*
+ * The end's lock, biased. Any number of threads may share an end (EVL),
+ * but most ends are moved by one thread, and a mutex costs it two locked
+ * instructions per call, each of which waits for the store buffer to
+ * drain, where the previous commit's position store sits until the peer,
+ * reading that line, gives it back: a bare ring's release store becomes
+ * a full barrier's wait, twice per message.
+ *
+ * So the first thread to lock an end has it biased to itself: it enters
+ * and leaves with plain stores to `bias_in`, no locked instruction. The
+ * first other thread to want the end revokes the bias for good, under the
+ * mutex: it stores BIAS_OFF, then membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)
+ * (fence.c), which stands for the biased thread's half of the handshake
+ * (a store of bias_in, then a load of bias_state: a Dekker pair with only
+ * a compiler barrier on the biased side), then waits for bias_in to drop.
+ * From then on everyone, the biased thread included, takes the mutex.
+ * Without that membarrier command (fence.c says), ends are never biased.
+ * Errors as an error-checking mutex's: -EBUSY when this thread is inside
+ * the end already (it holds a borrow on it).
+ */
+enum { BIAS_NONE = XB_BIAS_NONE, BIAS_ON = XB_BIAS_ON, BIAS_OFF = XB_BIAS_OFF };
+
+static bool biased_to_me(const struct xb_end *e)
+{
+	return pthread_equal(__atomic_load_n(&e->bias, __ATOMIC_RELAXED), pthread_self());
+}
+
+/* Give a waiting revoker time: the biased thread is inside (a borrow may last). */
+static void bias_backoff(unsigned *round)
+{
+	struct timespec ts = { 0, 1000L << (*round < 10 ? *round : 10) };	/* 1 us .. 1 ms */
+
+	if (*round < 4)
+		sched_yield();
+	else
+		nanosleep(&ts, NULL);
+	(*round)++;
+}
+
+static int end_lock_mutex(struct xb_end *e, bool try)
+{
+	unsigned round = 0;
+	int ret;
+
+	if (biased_to_me(e) && load_relaxed(&e->bias_in))
+		return -EBUSY;	/* inside already, on the bias */
+	ret = try ? pthread_mutex_trylock(&e->lock) : pthread_mutex_lock(&e->lock);
+	if (ret)
+		return ret == EDEADLK || ret == EBUSY ? -EBUSY : -ret;
+	if (load_relaxed(&e->bias_state) == BIAS_ON) {
+		__atomic_store_n(&e->bias_state, BIAS_OFF, __ATOMIC_RELAXED);
+		xb_fence_private();	/* pairs with the biased thread's compiler barrier in end_lock_as() */
+	}
+	/* A biased entry that began before the revocation runs to its end first. */
+	while (load_acquire(&e->bias_in)) {
+		if (try) {
+			pthread_mutex_unlock(&e->lock);
+			return -EBUSY;
+		}
+		bias_backoff(&round);
+	}
+	return 0;
+}
+
+static int end_lock_as(struct xb_end *e, bool try)
+{
+	uint32_t state = load_acquire(&e->bias_state);
+
+	if (state == BIAS_NONE) {
+		/* The first taker: bias the end to this thread (its mutex orders the two stores). */
+		if (pthread_mutex_lock(&e->lock) == 0) {
+			if (load_relaxed(&e->bias_state) == BIAS_NONE) {
+				__atomic_store_n(&e->bias, pthread_self(), __ATOMIC_RELAXED);
+				__atomic_store_n(&e->bias_state, xb_fence_private_ready() ? BIAS_ON : BIAS_OFF,
+						 __ATOMIC_RELEASE);
+			}
+			pthread_mutex_unlock(&e->lock);
+		}
+		state = load_acquire(&e->bias_state);
+	}
+	if (state == BIAS_ON && biased_to_me(e)) {
+		if (load_relaxed(&e->bias_in))
+			return -EBUSY;	/* this thread holds a borrow on this end */
+		__atomic_store_n(&e->bias_in, 1, __ATOMIC_RELAXED);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);	/* a revoker's membarrier() is the barrier */
+		if (load_relaxed(&e->bias_state) == BIAS_ON)
+			return 0;
+		__atomic_store_n(&e->bias_in, 0, __ATOMIC_RELEASE);	/* revoked meanwhile */
+	}
+	return end_lock_mutex(e, try);
+}
+
 static int end_lock(struct xb_end *e)
 {
-	int ret = pthread_mutex_lock(&e->lock);
-
-	if (ret == EDEADLK)
-		return -EBUSY;	/* this thread holds a borrow on this end */
-	return -ret;
+	return end_lock_as(e, false);
 }
 
 static void end_unlock(struct xb_end *e)
 {
+	if (biased_to_me(e) && load_relaxed(&e->bias_in)) {
+		__atomic_store_n(&e->bias_in, 0, __ATOMIC_RELEASE);	/* a revoker's acquire pairs */
+		return;
+	}
 	pthread_mutex_unlock(&e->lock);
+}
+
+/* Back in after a sleep: this thread was out of the end, so it cannot be inside. */
+static void end_relock(struct xb_end *e)
+{
+	while (end_lock(e))
+		;
+}
+
+int xb_end_lock(struct xb_end *e)
+{
+	return end_lock(e);
+}
+
+void xb_end_unlock(struct xb_end *e)
+{
+	end_unlock(e);
 }
 
 static void end_take(struct xb_end *e, uint64_t n)
@@ -342,16 +483,21 @@ ssize_t xb_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 		goto out_unlock;
 
 	for (;;) {
-		uint32_t token = e->ops->wait_token();	/* before the look at the ring */
-		struct xb_sleep_on on = {
-			.seq = &e->peer->seq,
-			.val = load_acquire(&e->peer->seq),	/* before the position: see W1 */
-			.peer = e->peer,
-			.end = e,
-			.events = role_event(e),
-			.count = count,
-		};
+		uint32_t token = 0;
+		struct xb_sleep_on on;
 
+		if (waiting) {
+			/* Only a registered waiter sleeps: its token and seq come before the look. */
+			token = e->ops->wait_token();
+			on = (struct xb_sleep_on){
+				.seq = &e->peer->seq,
+				.val = load_acquire(&e->peer->seq),	/* before the position: see W1 */
+				.peer = e->peer,
+				.end = e,
+				.events = role_event(e),
+				.count = count,
+			};
+		}
 		got = settle_now(e, count, mode == XB_NONBLOCK);
 		if (got < 0) {
 			ret = (int)got;	/* -EPIPE: gone, and nothing left to read; -EIDRM: the app left */
@@ -378,7 +524,7 @@ ssize_t xb_begin(struct xb_handle *h, struct xb_end *e, size_t count,
 		}
 		end_unlock(e);
 		ret = e->ops->sleep(h, &on, 1, token, NULL);
-		pthread_mutex_lock(&e->lock);
+		end_relock(e);
 		/*
 		 * -EPIPE: the sleep saw the peer gone before we did (it died
 		 * after our last look). Look again: settle_now() hands out what
@@ -459,15 +605,30 @@ int xb_end_commit(struct xb_handle *h, struct xb_end *e, size_t n)
 		/*
 		 * P1 (producer): pairs with C1 in readable_now(); C2 (consumer):
 		 * pairs with P2 in writable_now(). Sequentially consistent, and
-		 * so is the load of `waiters` below: K1, which pairs with W1 in
+		 * so is the load of `waiters` below (or the asymmetric form):
+		 * K1, which pairs with W1 in
 		 * waiter_enter() (a user-space peer), or with the W1 smp_mb() of
 		 * an in-kernel sleeper in kmod/xbuf_ring.c, which the kernel
 		 * backend's wake (XBUF_IOC_KICK) then wakes: either we see its
 		 * waiter or it sees our pos.
 		 */
-		__atomic_store_n(&e->self->pos, pos, __ATOMIC_SEQ_CST);
+		uint32_t waiters;
+
+		if (xb_fence_light() && load_relaxed(&e->peer->fence) == XBUF_FENCE_MEMBARRIER) {
+			/*
+			 * K1's asymmetric form (fence.c): the peer's sleepers
+			 * fence with membarrier() after W1, which stands for our
+			 * barrier; the compiler must still not hoist the load.
+			 */
+			__atomic_store_n(&e->self->pos, pos, __ATOMIC_RELEASE);
+			__atomic_signal_fence(__ATOMIC_SEQ_CST);
+			waiters = load_acquire(&e->peer->waiters);
+		} else {
+			__atomic_store_n(&e->self->pos, pos, __ATOMIC_SEQ_CST);
+			waiters = __atomic_load_n(&e->peer->waiters, __ATOMIC_SEQ_CST);
+		}
 		counter_inc(&e->self->ops);
-		if (__atomic_load_n(&e->peer->waiters, __ATOMIC_SEQ_CST) && peer_can_proceed(e, pos))
+		if (waiters && peer_can_proceed(e, pos))
 			wake_peer(h, e);
 	}
 	e->holding = false;
@@ -492,7 +653,7 @@ int xb_fast_claim(struct xb_handle *h, struct xb_end *e)
 
 	if (!e->data)
 		return -ENOBUFS;
-	if (pthread_mutex_trylock(&e->lock))
+	if (end_lock_as(e, true))
 		return -EBUSY;
 	if (e->fast)
 		ret = e->fast == h ? 0 : -EBUSY;
@@ -513,7 +674,7 @@ void xb_fast_drop(struct xb_handle *h)
 
 			if (__atomic_load_n(&e->fast, __ATOMIC_RELAXED) != h)
 				continue;
-			pthread_mutex_lock(&e->lock);
+			end_relock(e);
 			if (e->fast == h)
 				__atomic_store_n(&e->fast, NULL, __ATOMIC_RELAXED);
 			end_unlock(e);
@@ -561,7 +722,7 @@ static void deadline_after(struct timespec *ts, int timeout_ms)
 static void poll_leave(struct xb_end **ends, struct xb_waitnode *nodes, int n)
 {
 	for (int i = 0; i < n; i++) {
-		pthread_mutex_lock(&ends[i]->lock);
+		end_relock(ends[i]);
 		waiter_leave(ends[i], &nodes[i]);
 		end_unlock(ends[i]);
 	}
@@ -703,6 +864,7 @@ void xb_end_init(struct xb_end *e, struct xb_element *el, int ring, int role, in
 	e->capacity = ri->capacity;
 	e->mask = ri->data_size ? ri->data_size - 1 : 0;
 	e->data = ri->data_size ? (unsigned char *)el->base + ri->data_map_off : NULL;
+	e->peer_seen = load_acquire(&e->peer->pos);	/* a past position of the peer's: a lower bound */
 }
 
 void xb_end_release(struct xb_end *e)
@@ -764,7 +926,7 @@ int xb_poll_ends(struct xb_handle **hs, struct xb_end **ends, int *revents, int 
 					/* Not ours to wait on (EBUSY): report it, leave the others. */
 					err[i] = r;
 					while (i--) {
-						pthread_mutex_lock(&ends[i]->lock);
+						end_relock(ends[i]);
 						waiter_leave(ends[i], &nodes[i]);
 						end_unlock(ends[i]);
 					}
@@ -787,7 +949,7 @@ int xb_poll_ends(struct xb_handle **hs, struct xb_end **ends, int *revents, int 
 	}
 	if (waiting)
 		for (i = 0; i < n; i++) {
-			pthread_mutex_lock(&ends[i]->lock);
+			end_relock(ends[i]);
 			waiter_leave(ends[i], &nodes[i]);
 			end_unlock(ends[i]);
 		}

@@ -746,6 +746,8 @@ static int claim_end(struct xb_end *e)
 		return ret;
 	__atomic_store_n(&e->self->waiters, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->self->wanted, 0, __ATOMIC_RELAXED);
+	/* How our sleepers pair with the peer's K1 (fence.c): a dead holder's word is not ours. */
+	__atomic_store_n(&e->self->fence, xb_fence_ready() ? XBUF_FENCE_MEMBARRIER : 0, __ATOMIC_RELAXED);
 	/* Release: a peer that sees our pid sees the reset words (it loads the owner with acquire). */
 	__atomic_store_n(&e->self->owner, me, __ATOMIC_RELEASE);
 	/*

@@ -77,7 +77,7 @@ extern "C" {
  * runs with any later library of the same major version.
  */
 #define XBUF_VERSION_MAJOR	0
-#define XBUF_VERSION_MINOR	6
+#define XBUF_VERSION_MINOR	7
 #define XBUF_VERSION		(XBUF_VERSION_MAJOR * 10000 + XBUF_VERSION_MINOR * 100)
 
 /* Creation flags, as libevl's evl_create_xbuf(). */
@@ -344,11 +344,20 @@ void xbuf_map_release(void *hold);
  *
  * xbuf_peer_gone(): has the peer of that end let go of it or died (1), or
  * not (0)? No syscall for a live peer once watched. -EBADF, -EINVAL, -ENOBUFS.
+ *
+ * xbuf_fast_fence(): 1 if this process may use K1's asymmetric form
+ * (xbuf/abi.h): against a peer endpoint whose `fence` word is
+ * XBUF_FENCE_MEMBARRIER, a commit may store its position with release and
+ * load the peer's `waiters` with acquire, with no barrier between (a
+ * compiler barrier only). 0: every commit keeps the full barrier. Decided
+ * by this process's first claim (xbuf_fast_claim() included), constant
+ * after it until fork; XBUF_FENCE=full makes it 0.
  */
 int xbuf_fast_claim(int fd, int events);
 int xbuf_wake(int fd, int events);
 const uint32_t *xbuf_wake_word(void);
 int xbuf_peer_gone(int fd, int events);
+int xbuf_fast_fence(void);
 
 /*
  * Driver (out-of-band) side: EVL's in-kernel API, same signatures and

@@ -52,13 +52,14 @@ export const SHM_INFO_RING = [XbufShmInfo.offsets["ring[0].capacity"], XbufShmIn
 
 /**
  * struct xbuf_shm_endpoint: one end of one ring in a side page (two cache
- * lines). The fast path (src/fast.ts) addresses its words as u32 indices:
- * pos (lo, hi) 0-1, seq 2, waiters 3, owner 4, wanted 5, ops 6-7, eagain 8-9.
- * A side page holds `prod` at 0 and `cons` at XbufShmEndpoint.size.
+ * lines: the words the end stores per call, then from byte 64 those it
+ * stores rarely). The fast path (src/fast.ts) addresses its words as u32
+ * indices (EP there). A side page holds `prod` at 0 and `cons` at
+ * XbufShmEndpoint.size.
  */
 export const XbufShmEndpoint = defineRecord(
-  { pos: "u64", seq: "u32", waiters: "u32", owner: "u32", wanted: "u32", ops: "u64", eagain: "u64", wakeups: "u64" },
-  { align: 128 },
+  { pos: "u64", ops: "u64", eagain: "u64", wakeups: "u64", seq: "u32", waiters: "u32", owner: "u32", wanted: "u32", fence: "u32" },
+  { align: 128, fieldAlign: { seq: 64 } },
 );
 
 /** struct xbuf_rings: xbuf_rings()'s out-parameter (size_t fields). */

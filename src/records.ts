@@ -153,7 +153,8 @@ function getter(type: FieldType, at: number): (this: { dv: DataView; offset: num
 /**
  * Describe a C struct, laid out as a C compiler would (natural alignment,
  * little-endian) unless `packed`; `align` is a minimum alignment of the
- * whole struct (C's `__attribute__((aligned(N)))`: trailing padding).
+ * whole struct (C's `__attribute__((aligned(N)))`: trailing padding);
+ * `fieldAlign` raises one field's alignment (the same attribute on a member).
  *
  * @example
  * ```ts
@@ -169,7 +170,7 @@ function getter(type: FieldType, at: number): (this: { dv: DataView; offset: num
  */
 export function defineRecord<S extends Record<string, FieldType>>(
   spec: S,
-  options: { packed?: boolean; align?: number } = {},
+  options: { packed?: boolean; align?: number; fieldAlign?: { [K in keyof S]?: number } } = {},
 ): RecordLayout<S> {
   const offsets: Record<string, number> = {};
   let size = 0;
@@ -177,7 +178,7 @@ export function defineRecord<S extends Record<string, FieldType>>(
   for (const [name, type] of Object.entries(spec)) {
     const width = WIDTH[type as FieldType];
     if (!width) throw new TypeError(`defineRecord: field '${name}' has unknown type '${String(type)}'`);
-    const a = options.packed ? 1 : width;
+    const a = Math.max(options.packed ? 1 : width, options.fieldAlign?.[name as keyof S] ?? 1);
     size = Math.ceil(size / a) * a;
     offsets[name] = size;
     size += width;

@@ -38,6 +38,8 @@ interface Ring {
   readonly dataSize: number;
   /** Both copies of the data area. */
   readonly bytes: Uint8Array;
+  /** The same memory as 32-bit words: small aligned messages are copied a word at a time. */
+  readonly words: Uint32Array;
   readonly view: DataView;
 }
 
@@ -205,6 +207,12 @@ export class XBuf {
   #out: Ring | null;
   /** The fast paths of the inbound consumer and outbound producer ends, made on first use. */
   #inFast: FastEnd | null = null;
+  /** tryReadInto()'s last buffer and its words (one entry: a loop reuses its buffer). */
+  #intoBuf: Uint8Array | null = null;
+  #intoWords: Uint32Array | null = null;
+  /** The same for the small writes' copy (#putCopy()). */
+  #fromBuf: Uint8Array | null = null;
+  #fromWords: Uint32Array | null = null;
   #outFast: FastEnd | null = null;
   /** Map offsets of the side pages: the fast path's endpoint words. */
   #pages: { app: number; driver: number };
@@ -258,7 +266,7 @@ export class XBuf {
     const { capacity, data_size: dataSize, data_map_off: mapOff } = info;
     if (!dataSize) return null;
     const buffer = this.#native.foreignBuffer(base + mapOff, 2 * dataSize);
-    return { base: base + mapOff, capacity, dataSize, bytes: new Uint8Array(buffer), view: new DataView(buffer) };
+    return { base: base + mapOff, capacity, dataSize, bytes: new Uint8Array(buffer), words: new Uint32Array(buffer), view: new DataView(buffer) };
   }
 
   /**
@@ -496,9 +504,22 @@ export class XBuf {
     }
     if (got < 0) throw XBufError.fromErrno(got, "tryReadInto");
     const off = end.offset();
-    const bytes = this.#in!.bytes;
-    if (got <= 64) for (let i = 0; i < got; i++) buf[i] = bytes[off + i]!; // no subarray object for a small message
-    else buf.set(bytes.subarray(off, off + got));
+    const ring = this.#in!;
+    if (got > 64) buf.set(ring.bytes.subarray(off, off + got));
+    else if (((off | got | buf.byteOffset) & 3) === 0 && this.#intoBuf === buf) {
+      // Aligned, into the buffer of the last call (a loop reuses its buffer): a word at a
+      // time, through that buffer's words, made once.
+      const words = this.#intoWords ??= new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
+      const from = ring.words, at = off >>> 2, n = got >>> 2;
+      for (let i = 0; i < n; i++) words[i] = from[at + i]!;
+    } else {
+      const bytes = ring.bytes;
+      for (let i = 0; i < got; i++) buf[i] = bytes[off + i]!; // no subarray object for a small message
+      if (this.#intoBuf !== buf) {
+        this.#intoBuf = buf; // words for it only if it comes back: nothing allocated for one-off buffers
+        this.#intoWords = null;
+      }
+    }
     end.commit(got);
     return got;
   }
@@ -564,9 +585,22 @@ export class XBuf {
   }
 
   #putCopy(ring: Ring, end: FastEnd, bytes: Uint8Array): number {
-    ring.bytes.set(bytes, end.offset()); // P2 happened in settle(): the room is ours
-    end.commit(bytes.length); // P1: the bytes are in
-    return bytes.length;
+    const off = end.offset(), n = bytes.length; // P2 happened in settle(): the room is ours
+    if (n <= 64 && ((off | n | bytes.byteOffset) & 3) === 0 && this.#fromBuf === bytes) {
+      // A small aligned message from the buffer of the last call (a loop reuses its buffer):
+      // a word at a time, through that buffer's words, made once (as tryReadInto()).
+      const words = this.#fromWords ??= new Uint32Array(bytes.buffer, bytes.byteOffset, n >>> 2);
+      const to = ring.words, at = off >>> 2, w = n >>> 2;
+      for (let i = 0; i < w; i++) to[at + i] = words[i]!;
+    } else {
+      ring.bytes.set(bytes, off);
+      if (this.#fromBuf !== bytes) {
+        this.#fromBuf = bytes; // words for it only if it comes back: nothing allocated for one-off buffers
+        this.#fromWords = null;
+      }
+    }
+    end.commit(n); // P1: the bytes are in
+    return n;
   }
 
   /**

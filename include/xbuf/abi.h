@@ -56,6 +56,14 @@
  *    the peer's `seq` and position again before sleeping on `seq`  (W1)
  *    a waker stores its position, full barrier, reads the peer's
  *    `waiters`; if non-zero it increments its own `seq` and wakes it (K1, pairs with W1)
+ *  - K1's asymmetric form: when the peer endpoint's `fence` word says
+ *    XBUF_FENCE_MEMBARRIER, every sleeper of that end issues
+ *    membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) between its W1 increment
+ *    and its second look, which stands for the waker's full barrier in
+ *    every process registered for it: a registered waker may then store its
+ *    position with release and load `waiters` with acquire (no barrier
+ *    instruction on the message path). Any other waker keeps the full
+ *    barrier; so does everyone against a `fence` of 0.
  *  - a producer that starts waiting for room stores `wanted` (the smallest
  *    count among its sleeping writers) before `waiters`, and increments its
  *    `seq`, so a consumer sleeping for more bytes wakes. A blocking read
@@ -73,7 +81,9 @@
 #include <linux/errno.h>	/* EINVAL, ENAMETOOLONG, EEXIST: the same numbers on both sides */
 
 #define XBUF_MAGIC		0x46425858u	/* "XXBF" little-endian */
-#define XBUF_ABI_VERSION	2u	/* 2: an end's owner is whoever holds its OFD lock (docs/ABI.md); a 1 peer takes none: EPROTO, not a silent mix */
+#define XBUF_ABI_VERSION	3u	/* 3: the endpoint's `fence` word (K1's asymmetric form): a 2 peer would not
+				 * fence after W1 yet could inherit an end whose word says it does. 2: an
+				 * end's owner is whoever holds its OFD lock (docs/ABI.md). EPROTO, never a silent mix */
 
 #define XBUF_INBOUND		0	/* ring index: driver -> application */
 #define XBUF_OUTBOUND		1	/* ring index: application -> driver */
@@ -84,6 +94,7 @@
 #define XBUF_MAX_RING_SIZE	(1ULL << 30)
 #define XBUF_OWNER_GONE		0xffffffffu	/* the end's last holder let go of it */
 #define XBUF_CACHELINE		64
+#define XBUF_FENCE_MEMBARRIER	1u	/* `fence`: this end's sleepers fence with membarrier() after W1 */
 #define XBUF_HEADER_PAGES	3	/* info, driver, app */
 
 #define XBUF_INFO_PAGE		0
@@ -115,17 +126,28 @@ struct xbuf_shm_info {
  * reads it.
  */
 struct xbuf_shm_endpoint {
+	/* First line: what this end stores on every call. */
 	__u64 pos;		/* free-running count of bytes produced / consumed */
-	__u32 seq;		/* futex word the peer sleeps on; bumped on progress when the peer waits */
+	__u64 ops;		/* completed reads / writes */
+	__u64 eagain;		/* operations that failed with EAGAIN */
+	__u64 wakeups;		/* futex wakes this end issued to the peer */
+	/*
+	 * Second line: stored only when this end sleeps, wakes its peer or is
+	 * claimed, and loaded by the peer on every call (the end of stream,
+	 * K1's `waiters`): it stays in the peer's cache while traffic flows,
+	 * and the peer reads `pos` itself only when its last look at it says
+	 * too little (a bare ring's pattern).
+	 */
+	__u32 seq __attribute__((aligned(XBUF_CACHELINE)));	/* futex word the peer sleeps on; bumped on progress
+								 * when the peer waits */
 	__u32 waiters;		/* threads of this end sleeping on the peer's seq */
 	__u32 owner;		/* user-space backend: pid holding this end, 0 never held, XBUF_OWNER_GONE; kernel: 0,
 				 * XBUF_OWNER_GONE in the driver page once the driver ended the stream.
 				 * Display only: the holder is whoever has an OFD write lock on this
 				 * endpoint's first byte of the object (docs/ABI.md, "Peer death") */
-	__u32 wanted;		/* producer: the smallest count a sleeping writer needs room for */
-	__u64 ops;		/* completed reads / writes */
-	__u64 eagain;		/* operations that failed with EAGAIN */
-	__u64 wakeups;		/* futex wakes this end issued to the peer */
+	__u32 wanted;		/* the smallest count among this end's sleepers (room, or fill) */
+	__u32 fence;		/* XBUF_FENCE_MEMBARRIER, or 0: how this end's sleepers pair with the peer's
+				 * K1 (the protocol above); stored by the claimer before its owner word */
 } __attribute__((aligned(2 * XBUF_CACHELINE)));
 
 /* A side page: the producer end of one ring and the consumer end of the other. */

@@ -59,9 +59,11 @@ struct xbuf_fast {
 	unsigned char *data;			/* the first copy of the data area: mapped twice, a span never wraps */
 	__u64 capacity, mask;
 	__u64 pos;				/* our position, as last published */
+	__u64 peer_seen;			/* the peer's, as last loaded: a lower bound of its progress */
 	const uint32_t *gen;			/* xbuf_wake_word(): moves on a close or a watched death */
 	uint32_t alive_owner, alive_gen;	/* a peer owner xbuf_peer_gone() said lives, and gen then */
 	void *hold;				/* xbuf_map_hold(): the mapping, until xbuf_fast_fini() */
+	bool light;				/* xbuf_fast_fence(): K1's asymmetric form is ours to use */
 };
 
 /*
@@ -111,9 +113,11 @@ static inline int xbuf_fast_init(struct xbuf_fast *f, int fd, int events)
 			      : &((const struct xbuf_shm_side *)(base + (size_t)XBUF_DRIVER_PAGE * want.page_size))->cons;
 	/* Claimed: C moved it last, under the end's lock, which the claim took and released. */
 	f->pos = __atomic_load_n(&f->self->pos, __ATOMIC_ACQUIRE);
+	f->peer_seen = __atomic_load_n(&f->peer->pos, __ATOMIC_ACQUIRE);
 	f->gen = xbuf_wake_word();
 	f->alive_owner = 0;
 	f->alive_gen = 0;
+	f->light = xbuf_fast_fence() == 1;	/* after the claim, which decided it */
 	return 0;
 }
 
@@ -125,20 +129,41 @@ static inline void xbuf_fast_fini(struct xbuf_fast *f)
 	f->hold = NULL;
 }
 
-/* The peer's position: one aligned 64-bit load, acquire (C1 for a consumer, P2 for a producer). */
-static inline __u64 xbuf_fast_peer_pos(const struct xbuf_fast *f)
+/*
+ * The peer's position: one aligned 64-bit load, acquire (C1 for a
+ * consumer, P2 for a producer), kept in peer_seen.
+ */
+static inline __u64 xbuf_fast_peer_pos(struct xbuf_fast *f)
 {
-	return __atomic_load_n(&f->peer->pos, __ATOMIC_ACQUIRE);
+	return f->peer_seen = __atomic_load_n(&f->peer->pos, __ATOMIC_ACQUIRE);
 }
 
-/* Consumer: bytes readable now (C1), clamped. */
-static inline __u64 xbuf_fast_fill(const struct xbuf_fast *f)
+/*
+ * Consumer: bytes readable now (C1), clamped. need: enough to answer
+ * from peer_seen (what the last load showed is still there), so the
+ * producer's line is loaded only when that runs short, as in a bare ring.
+ */
+static inline __u64 xbuf_fast_fill_for(struct xbuf_fast *f, __u64 need)
+{
+	__u64 fill = xbuf_abi_fill(f->capacity, f->peer_seen, f->pos);
+
+	return fill >= need ? fill : xbuf_abi_fill(f->capacity, xbuf_fast_peer_pos(f), f->pos);
+}
+
+static inline __u64 xbuf_fast_fill(struct xbuf_fast *f)
 {
 	return xbuf_abi_fill(f->capacity, xbuf_fast_peer_pos(f), f->pos);
 }
 
-/* Producer: bytes writable now (P2), clamped. */
-static inline __u64 xbuf_fast_room(const struct xbuf_fast *f)
+/* Producer: bytes writable now (P2), clamped; from peer_seen while it has `need`. */
+static inline __u64 xbuf_fast_room_for(struct xbuf_fast *f, __u64 need)
+{
+	__u64 room = xbuf_abi_room(f->capacity, f->pos, f->peer_seen);
+
+	return room >= need ? room : xbuf_abi_room(f->capacity, f->pos, xbuf_fast_peer_pos(f));
+}
+
+static inline __u64 xbuf_fast_room(struct xbuf_fast *f)
 {
 	return xbuf_abi_room(f->capacity, f->pos, xbuf_fast_peer_pos(f));
 }
@@ -185,11 +210,11 @@ static inline ssize_t xbuf_fast_settle(struct xbuf_fast *f, __u64 count, bool pa
 		/* The driver ended the stream: a write fails at once (ring.c's settle_now()). */
 		if (__atomic_load_n(&f->peer->owner, __ATOMIC_ACQUIRE) == XBUF_OWNER_GONE)
 			return -EPIPE;
-		if (xbuf_fast_room(f) >= count)
+		if (xbuf_fast_room_for(f, count) >= count)
 			return (ssize_t)count;
 		return xbuf_fast_peer_gone(f) ? -EPIPE : 0;
 	}
-	fill = xbuf_fast_fill(f);
+	fill = xbuf_fast_fill_for(f, count);
 	if (fill >= count)
 		return (ssize_t)count;
 	if (fill && (partial || xbuf_abi_writer_stuck(f->capacity, fill,
@@ -208,7 +233,7 @@ static inline ssize_t xbuf_fast_settle(struct xbuf_fast *f, __u64 count, bool pa
  * for `wanted` bytes of fill, a driver producer for `wanted` bytes of
  * room.
  */
-static inline bool xbuf_fast_peer_can_proceed(const struct xbuf_fast *f)
+static inline bool xbuf_fast_peer_can_proceed(struct xbuf_fast *f)
 {
 	__u32 wanted = __atomic_load_n(&f->peer->wanted, __ATOMIC_ACQUIRE);
 	__u64 peer_pos, fill;
@@ -227,16 +252,28 @@ static inline bool xbuf_fast_peer_can_proceed(const struct xbuf_fast *f)
 
 /*
  * Advance our position by n: publish n bytes written (P1) or free n bytes
- * read (C2), with a seq_cst exchange, a release for the bytes and the full
- * barrier K1 needs before its load of the peer's `waiters` (pairs with the
- * peer's W1: waiter_enter() in csrc/ring.c, or smp_mb() in kmod/).
+ * read (C2), then K1: the load of the peer's `waiters` (pairs with the
+ * peer's W1: waiter_enter() in csrc/ring.c, or smp_mb() in kmod/). Its
+ * full barrier is a seq_cst exchange, or, when the peer's sleepers fence
+ * with membarrier() (its `fence` word) and this process is registered
+ * (f->light), K1's asymmetric form: a release store and a compiler
+ * barrier, as a bare ring commits.
  */
 static inline void xbuf_fast_commit(struct xbuf_fast *f, __u64 n)
 {
+	__u32 waiters;
+
 	f->pos += n;
-	__atomic_exchange_n(&f->self->pos, f->pos, __ATOMIC_SEQ_CST);
+	if (f->light && __atomic_load_n(&f->peer->fence, __ATOMIC_RELAXED) == XBUF_FENCE_MEMBARRIER) {
+		__atomic_store_n(&f->self->pos, f->pos, __ATOMIC_RELEASE);
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		waiters = __atomic_load_n(&f->peer->waiters, __ATOMIC_ACQUIRE);
+	} else {
+		__atomic_exchange_n(&f->self->pos, f->pos, __ATOMIC_SEQ_CST);
+		waiters = __atomic_load_n(&f->peer->waiters, __ATOMIC_SEQ_CST);
+	}
 	__atomic_store_n(&f->self->ops, f->self->ops + 1, __ATOMIC_RELAXED);	/* display only */
-	if (__atomic_load_n(&f->peer->waiters, __ATOMIC_SEQ_CST) && xbuf_fast_peer_can_proceed(f))
+	if (waiters && xbuf_fast_peer_can_proceed(f))
 		xbuf_wake(f->fd, f->events);
 }
 

@@ -82,6 +82,7 @@ int main(void)
 	FIELD(xbuf_shm_endpoint, , ops);
 	FIELD(xbuf_shm_endpoint, , eagain);
 	FIELD(xbuf_shm_endpoint, , wakeups);
+	FIELD(xbuf_shm_endpoint, , fence);
 	end();
 
 	STRUCT(xbuf_rings);

@@ -6,7 +6,10 @@
  * process sharing the object can:
  *   - a consumer position ahead of the producer's, or more than a ring
  *     behind it, leaves the producer no room: writes get EAGAIN and
- *     nothing in the ring is overwritten;
+ *     nothing in the ring is overwritten. (A producer answers from the
+ *     consumer position it loaded last while that shows enough room: a
+ *     lower bound of an honest consumer's. So the ring is full first
+ *     here, and every call must load the lie.)
  *   - a producer position behind the consumer's reads as empty, one more
  *     than a ring ahead as a full ring (never more than the capacity).
  */
@@ -44,10 +47,10 @@ int main(void)
 	CHECK(snap != NULL);
 
 	/* The producer side: the application writes outbound, the driver page's cons lies. */
-	pattern_fill(buf, 0, 1000);
-	CHECK_EQ(xbuf_write(fd, buf, 1000), 1000);
+	pattern_fill(buf, 0, cap);
+	CHECK_EQ(xbuf_write(fd, buf, cap), (ssize_t)cap);	/* full: no room left to answer from */
 	prod = __atomic_load_n(&app->prod.pos, __ATOMIC_ACQUIRE);
-	CHECK_EQ(prod, 1000);
+	CHECK_EQ(prod, cap);
 	memcpy(snap, odata, dsize);
 	{
 		const uint64_t bad[] = {
@@ -78,11 +81,12 @@ int main(void)
 	__atomic_store_n(&drv->cons.pos, prod, __ATOMIC_SEQ_CST);
 	CHECK_EQ(xbuf_write_begin(fd, cap, XBUF_NONBLOCK, &wp), cap);
 	CHECK_EQ(xbuf_write_end(fd, 0), 0);
-	/* A consumer that consumed only part leaves exactly the rest. */
-	__atomic_store_n(&drv->cons.pos, prod - 10, __ATOMIC_SEQ_CST);
-	CHECK_EQ(xbuf_write_begin(fd, cap - 10, XBUF_NONBLOCK, &wp), cap - 10);
+	/* A consumer that consumed only part of a full ring leaves exactly that room. */
+	CHECK_EQ(xbuf_write(fd, buf, cap), (ssize_t)cap);
+	__atomic_store_n(&drv->cons.pos, prod + 10, __ATOMIC_SEQ_CST);
+	CHECK_EQ(xbuf_write_begin(fd, 10, XBUF_NONBLOCK, &wp), 10);
 	CHECK_EQ(xbuf_write_end(fd, 0), 0);
-	CHECK_ERR(xbuf_write_begin(fd, cap - 9, XBUF_NONBLOCK, &wp), EAGAIN);
+	CHECK_ERR(xbuf_write_begin(fd, 11, XBUF_NONBLOCK, &wp), EAGAIN);
 
 	/* The consumer side: the application reads inbound, the driver page's prod lies. */
 	cap = info->ring[XBUF_INBOUND].capacity;
