@@ -5,7 +5,8 @@
  * IteratorResult per step; this one hands out one result object, mutated,
  * through one promise resolved to it once: both are the same at every step.
  * Only a step that has to wait (the ring empty past XBuf.spinUs) makes
- * promises.
+ * promises, and a step that gives the event loop its turn (src/turn.ts:
+ * about every 10 ms, and only while a peer never let the loop wait).
  *
  * What a `for await` over it still allocates per step is the engine's
  * own: the await of the promise next() returned (a reaction and its
@@ -13,6 +14,8 @@
  * subarray object). drain() and drainRecords() are the synchronous forms
  * with neither.
  */
+
+import { turn } from "./turn.ts";
 
 /** poll() has nothing now: wait(), then poll again. */
 export const WAIT: unique symbol = Symbol("wait");
@@ -47,6 +50,8 @@ export class Steps<T> implements AsyncGenerator<T, void, undefined> {
     try {
       const src = this.#source();
       src.release();
+      const due = turn();
+      if (due) return (this.#inflight = this.#turnThenPoll(src, due));
       return this.#poll(src);
     } catch (e) {
       return this.#fail(e);
@@ -66,6 +71,18 @@ export class Steps<T> implements AsyncGenerator<T, void, undefined> {
     if (v === null) return this.return();
     this.#result.value = v;
     return this.#ready;
+  }
+
+  /** The event loop's turn first (src/turn.ts), then the step. */
+  async #turnThenPoll(src: StepSource<T>, due: Promise<void>): Promise<IteratorResult<T, void>> {
+    await due;
+    this.#inflight = null;
+    if (this.#finished) return { done: true, value: undefined };
+    try {
+      return await this.#poll(src);
+    } catch (e) {
+      return this.#fail(e);
+    }
   }
 
   async #waitThenPoll(src: StepSource<T>): Promise<IteratorResult<T, void>> {

@@ -21,6 +21,7 @@ import { FastEnd } from "./fast.ts";
 import { SHM_INFO_RING, XbufRings, XbufRingStat, XbufShmEndpoint, XbufShmInfo, XbufShmRingInfo, XbufStat } from "./layout.ts";
 import { RecordBatch, type FieldType, type RecordLayout } from "./records.ts";
 import { Steps, WAIT, type StepSource } from "./steps.ts";
+import { turn } from "./turn.ts";
 
 /**
  * Before an async wait sleeps, it polls the ring for this long: a sleep and
@@ -405,6 +406,8 @@ export class XBuf {
    * ```
    */
   async read(n: number): Promise<Uint8Array> {
+    const due = turn(); // a loop of calls that never wait still lets the event loop turn (src/turn.ts)
+    if (due) await due;
     const ring = this.#ring("inbound");
     const count = checkSize("n", n, C.XBUF_MAX_RING_SIZE);
     if (!count) return new Uint8Array(0);
@@ -541,6 +544,8 @@ export class XBuf {
    * ```
    */
   async write(bytes: Uint8Array): Promise<number> {
+    const due = turn(); // a loop of calls that never wait still lets the event loop turn (src/turn.ts)
+    if (due) await due;
     const ring = this.#ring("outbound");
     checkBytes("bytes", bytes);
     const n = bytes.length;
@@ -613,6 +618,8 @@ export class XBuf {
    * ```
    */
   async produce(n: number, fill: (view: Uint8Array) => void): Promise<void> {
+    const due = turn(); // a loop of calls that never wait still lets the event loop turn (src/turn.ts)
+    if (due) await due;
     const ring = this.#ring("outbound");
     this.#exposed = true;
     const count = checkSize("n", n, ring.capacity);

@@ -25,16 +25,25 @@
 # Last line: "N passed, N failed".
 #
 # Env: XBUF_KTEST_DIR (work/cache dir, default /tmp/xbuf-ktest),
-#      XBUF_KTEST_TIMEOUT (seconds for the guest, default 1200),
+#      XBUF_KTEST_TIMEOUT (seconds for the guest, default 1200, plus what
+#      longer soaks below add),
 #      XBUF_KTEST_SMP (guest CPUs, default 2),
 #      XBUF_KTEST_BUN (0: skip the Bun test in the guest, default 1),
 #      XBUF_KTEST_ONLY (guest C tests to build and run, by name, e.g.
-#      "t_eos t_eidrm"; default: all of test/kernel/tests/t_*.c).
+#      "t_eos t_eidrm"; default: all of test/kernel/tests/t_*.c),
+#      XBUF_KSOAK_SECS (t_lib_soak's duration, default 60, at most 600),
+#      XBUF_BUN_KSOAK_SECS (the Bun kernel soak's, default 60),
+#      XBUF_BUN_KSOAK_LOOP (how many Bun kernel soaks, default 1),
+#      XBUF_BUN_KSOAK_ONLY (1: the guest runs only the Bun kernel soak);
+#      the last four go to the guest on the kernel command line.
+#      The 10-minute kernel soaks (test/reliability/run.sh --full):
+#      XBUF_KSOAK_SECS=600 XBUF_BUN_KSOAK_SECS=600 XBUF_KTEST_ONLY=t_lib_soak
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=${XBUF_KTEST_DIR:-/tmp/xbuf-ktest}
-TIMEOUT=${XBUF_KTEST_TIMEOUT:-1200}
+# Soaks longer than the default 60 s (or more of them) lengthen the guest's run by as much.
+TIMEOUT=${XBUF_KTEST_TIMEOUT:-$((1200 + ${XBUF_KSOAK_SECS:-60} - 60 + (${XBUF_BUN_KSOAK_SECS:-60} + 120) * ${XBUF_BUN_KSOAK_LOOP:-1} - 180))}
 SMP=${XBUF_KTEST_SMP:-2}
 BUN_TEST=${XBUF_KTEST_BUN:-1}
 ONLY=${XBUF_KTEST_ONLY:-}
@@ -170,6 +179,9 @@ if [ $dkms_ok = 1 ]; then
 	cp "$DK/ko/xbuf.ko" "$DK/ko/xbuf_latmus.ko" "$INITRD/lib/modules/" && touch "$INITRD/lib/modules/dkms.ok"
 fi
 install -m 755 "$ROOT/test/kernel/guest-init.sh" "$INITRD/init"
+# The guest's diagnostics tool (guest-init's dump of a hung run).
+gcc -static -O2 -I"$ROOT/include" "$ROOT/test/kernel/tools/kdump.c" -o "$INITRD/kdump" 2>"$WORK/cc-kdump.log" ||
+	{ cat "$WORK/cc-kdump.log"; die cc-kdump "build failed"; }
 
 # libxbuf from the tree as it is now: a static archive for the t_lib_*
 # tests, a shared library for Bun (built here, not taken from zig-out, so
@@ -227,13 +239,26 @@ if [ "$BUN_TEST" = 1 ]; then
 fi
 (cd "$INITRD" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$WORK/initramfs.cpio.gz"
 
+# Settings for the guest's /init: the kernel hands unknown name=value
+# parameters of its command line to init's environment.
+GUEST_ENV=""
+for v in XBUF_KSOAK_SECS XBUF_BUN_KSOAK_SECS XBUF_BUN_KSOAK_LOOP XBUF_BUN_KSOAK_ONLY; do
+	val=${!v:-}
+	case $val in
+	"") ;;
+	*[!0-9]*) die guest-env "$v must be a number, not '$val'" ;;
+	*) GUEST_ENV="$GUEST_ENV $v=$val" ;;
+	esac
+done
+[ -n "$GUEST_ENV" ] && log "guest settings:$GUEST_ENV"
+
 # 5. Boot. -cpu max: Bun's build needs AVX2 and friends, which the default
 # qemu64 model lacks (SIGILL) and TCG emulates since QEMU 7.2.
 SERIAL=$WORK/serial.log
 log "QEMU TCG, $SMP CPUs, timeout ${TIMEOUT}s; serial log: $SERIAL"
 timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -smp "$SMP" -m 1536 \
 	-nographic -no-reboot -kernel "$KERNEL" -initrd "$WORK/initramfs.cpio.gz" "${VIRTFS[@]}" \
-	-append "console=ttyS0 panic=-1 loglevel=4 quiet oops=panic softlockup_panic=1" \
+	-append "console=ttyS0 panic=-1 loglevel=4 quiet oops=panic softlockup_panic=1$GUEST_ENV" \
 	</dev/null >"$SERIAL" 2>&1
 qrc=$?
 # Everything the guest printed from the first test on (test output, CHECK failures).

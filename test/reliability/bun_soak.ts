@@ -184,10 +184,13 @@ const rose = (y: number[], by: number): boolean => {
   const h = Math.floor(y.length / 2);
   return Math.min(...y.slice(h)) > Math.min(...y.slice(0, h)) + by;
 };
-// RSS only from 60 s on: a shorter run's second half is still the runtime's
-// warm-up (JIT, heap growth: 46 -> 51 MB in a 20 s CI run, flat over 600 s).
-if ((sf > 0.01 && rose(fds, 0)) || (st > 0.01 && rose(thr, 0)) || (secs >= 60 && sr > 64 && rose(rss, 1024))) {
-  console.error(`bun-soak: a resource grows (fds ${fds.join(" ")}; threads ${thr.join(" ")})`);
+// RSS only from 120 s on: a shorter run's second half is still the runtime's
+// warm-up (JIT, heap growth: 46 -> 51 MB in a 20 s CI run, flat over 600 s),
+// and over 60 s the collector's swings are as large as the gate: the guest's
+// 60 s kernel soak (issue 14, five runs) had slopes from -113 to +79 kB/s,
+// and one of them a floor 1 MB higher in its second half.
+if ((sf > 0.01 && rose(fds, 0)) || (st > 0.01 && rose(thr, 0)) || (secs >= 120 && sr > 64 && rose(rss, 1024))) {
+  console.error(`bun-soak: a resource grows (fds ${fds.join(" ")}; threads ${thr.join(" ")}; RSS kB ${rss.join(" ")})`);
   fails++;
 }
 console.log(`bun-soak: ${fails ? 0 : 1} passed, ${fails ? 1 : 0} failed`);

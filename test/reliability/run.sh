@@ -6,6 +6,10 @@
 #   XBUF_REL_ONLY=fuzz        run only these suites
 #   XBUF_REL_OUT=dir          build and log there (default zig-out/rel)
 #   XBUF_FUZZ_JOBS=2          --full: the 10^7 fuzz runs in that many processes, each its share
+# --full also runs the kernel backend's soaks for 600 s each in the QEMU guest
+# (kernel-soak: test/kernel/run.sh with XBUF_KSOAK_SECS=600 XBUF_BUN_KSOAK_SECS=600,
+# only t_lib_soak of the C tests: two 600 s soaks, over 20 minutes; XBUF_KTEST_DIR is passed on;
+# XBUF_REL_SKIP=kernel-soak skips it). CI's guest run keeps its 60 s soaks.
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -117,6 +121,7 @@ if [ $full = 1 ]; then
 	suite bun-soak 1200 node_modules/.bin/bun test/reliability/bun_soak.ts "$OUT/soak" 600 4
 	suite soak-tsan 600 "$OUT/soak-tsan" 60 2
 	suite bun-soak-tsan 600 node_modules/.bin/bun test/reliability/bun_soak.ts "$OUT/soak-tsan" 60 2
+	suite kernel-soak 3600 env XBUF_KSOAK_SECS=600 XBUF_BUN_KSOAK_SECS=600 XBUF_KTEST_ONLY=t_lib_soak bash test/kernel/run.sh
 else
 	suite model 300 bash test/reliability/model/check.sh
 	suite fuzz 120 fuzz -max_total_time=60

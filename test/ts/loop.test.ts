@@ -4,8 +4,8 @@
  * async path holds up under 100,000 wake-ups.
  */
 import { describe, expect, test } from "vitest";
-import { XBuf } from "../../src/index.ts";
-import { Driver, ROOT, runTs, spawn, spawnPeer, uniqueName, sleep } from "./helpers.ts";
+import { XBuf, defineRecord } from "../../src/index.ts";
+import { Driver, O_NONBLOCK, ROOT, runTs, spawn, spawnPeer, uniqueName, sleep } from "./helpers.ts";
 
 describe("event loop", () => {
   test("timers keep running while a read waits; no CPU is burnt waiting", async () => {
@@ -67,6 +67,88 @@ describe("event loop", () => {
     expect(out).toContain("rejected");
     expect(out).toContain("end");
     expect(code).toBe(0);
+  });
+});
+
+// Issue 14: the guest's Bun soak hung because its 1 s sampling timer never
+// fired. In-kernel writers kept the inbound ring from ever emptying, so each
+// step of `for await (const view of xb)` resolved through an already-resolved
+// promise: microtasks only, and a runtime runs no timer and no I/O before its
+// microtask queue is empty. Here the peer is this thread (the driver refills
+// or drains inside the loop), so the ring never empties (or never fills):
+// without a turn of the event loop now and then, the timer fires only after
+// the 3 s deadline.
+describe("a peer that never lets the loop wait does not starve the event loop", () => {
+  const DEADLINE_MS = 3000;
+  const timerWithin = async (loop: (stop: () => boolean) => Promise<void>) => {
+    let firedAt = -1;
+    const t0 = performance.now();
+    const timer = setTimeout(() => (firedAt = performance.now() - t0), 1);
+    await loop(() => firedAt >= 0 || performance.now() - t0 > DEADLINE_MS);
+    clearTimeout(timer);
+    return firedAt;
+  };
+
+  test("views(): every step has data", async () => {
+    using xb = XBuf.create({ inbound: 4096, outbound: 16 });
+    const drv = new Driver(xb.fd);
+    const chunk = new Uint8Array(64).fill(7);
+    for (let i = 0; i < 32; i++) expect(drv.write(chunk, O_NONBLOCK)).toBe(64);
+    let steps = 0;
+    const firedAt = await timerWithin(async (stop) => {
+      for await (const view of xb.views({ max: 64 })) {
+        steps++;
+        expect(view.length).toBe(64);
+        expect(drv.write(chunk, O_NONBLOCK)).toBe(64); // the ring never empties
+        if (stop()) break;
+      }
+    });
+    expect(steps).toBeGreaterThan(0);
+    expect(firedAt, `the timer fired at ${firedAt.toFixed(1)} ms, after ${steps} steps`).toBeGreaterThanOrEqual(0);
+    expect(firedAt).toBeLessThan(1000);
+    drv.put();
+  });
+
+  test("recordBatches(): every step has records", async () => {
+    using xb = XBuf.create({ inbound: 4096, outbound: 16 });
+    const drv = new Driver(xb.fd);
+    const Rec = defineRecord({ a: "u32", b: "u32" });
+    const chunk = new Uint8Array(64).fill(3);
+    for (let i = 0; i < 32; i++) expect(drv.write(chunk, O_NONBLOCK)).toBe(64);
+    const firedAt = await timerWithin(async (stop) => {
+      for await (const batch of xb.recordBatches(Rec, { max: 8 })) {
+        expect(batch.length).toBe(8);
+        expect(drv.write(chunk, O_NONBLOCK)).toBe(64);
+        if (stop()) break;
+      }
+    });
+    expect(firedAt).toBeGreaterThanOrEqual(0);
+    expect(firedAt).toBeLessThan(1000);
+    drv.put();
+  });
+
+  test("read() and write(): always data, always room", async () => {
+    using xb = XBuf.create({ inbound: 4096, outbound: 4096 });
+    const drv = new Driver(xb.fd);
+    const msg = new Uint8Array(32).fill(9);
+    for (let i = 0; i < 16; i++) expect(drv.write(msg, O_NONBLOCK)).toBe(32);
+    const readAt = await timerWithin(async (stop) => {
+      while (!stop()) {
+        expect((await xb.read(32)).length).toBe(32);
+        expect(drv.write(msg, O_NONBLOCK)).toBe(32);
+      }
+    });
+    const writeAt = await timerWithin(async (stop) => {
+      while (!stop()) {
+        expect(await xb.write(msg)).toBe(32);
+        expect(drv.read(32, O_NONBLOCK)).toHaveLength(32); // room again at once
+      }
+    });
+    expect(readAt).toBeGreaterThanOrEqual(0);
+    expect(readAt).toBeLessThan(1000);
+    expect(writeAt).toBeGreaterThanOrEqual(0);
+    expect(writeAt).toBeLessThan(1000);
+    drv.put();
   });
 });
 

@@ -22,6 +22,21 @@
  *     without room gets EPIPE;
  *   - cancel: xbuf_close() of the consumer's handle (h->closed, then
  *     xb_local_wake()): its sleepers end with EBADF (user_sleep()).
+ *   - SHUTDOWN: the producer is the driver process, with one writer thread
+ *     (another's write already published: PRE) and a thread that ends the
+ *     stream at any time, the writer's call in flight or not
+ *     (evl_shutdown_xbuf(): end_lock(), user_shutdown(): claim_end() if
+ *     unclaimed, claimed = false, let_go(): owner = XBUF_OWNER_GONE, seq++
+ *     and a wake; both rings), then writes once more. A driver call that
+ *     begins after the end (here: once the application saw it) claims the
+ *     end again, user_claim(): claim_end() (the old owner's words reset,
+ *     owner = pid, seq++ and a wake) and the other end revived (GONE -> 0):
+ *     a new stream. The application reads what was published before the
+ *     end, then EPIPE (settle_now(): ready_now() first, then peer_gone()),
+ *     and reads on once the new stream began; an application writer on the
+ *     outbound ring (full, no driver reader: it waits for room) fails with
+ *     EPIPE at its first look after the end (settle_now(): the end before
+ *     the room), and the end's wake ends its sleep.
  *
  * Memory is sequentially consistent here: the model checks the protocol's
  * logic (W1/K1 is Dekker's pattern and needs the seq_cst the C code uses),
@@ -32,7 +47,9 @@
  *     i < prod_pos, and finds the byte the producer wrote there;
  *   - no overwrite of unread bytes: a producer writes index i only if
  *     i - cons_pos < CAP;
- *   - exactly the published prefix before EPIPE;
+ *   - exactly the published prefix before EPIPE; with SHUTDOWN, no EPIPE
+ *     before every byte published before the end was read, every byte of
+ *     both streams read, and the application writer ended by EPIPE;
  *   - no deadlock and no lost wake-up: every run ends with every thread
  *     at its end (a sleeper left asleep while it could go on, or two
  *     sides waiting for each other, is an invalid end state).
@@ -49,20 +66,39 @@
  *   MUT_W1    the sleeper loads the peer's seq after its look at the ring
  *             (breaks W1: a lost wake-up)
  *   MUT_SHORT no short read (EVL's deadlock rule): a deadlock
+ * and with SHUTDOWN:
+ *   MUT_EOS   settle_now() asks peer_gone() before ready_now(): EPIPE
+ *             while bytes published before the end are unread
+ *   MUT_CLAIM_RESET  claim_end() resets waiters/wanted although a call of
+ *             the same process sleeps (csrc/user.c as it is: a lost wake-up)
  */
 
 #ifndef CAP
 #define CAP 3		/* the ring's capacity, in bytes: two writes do not fit */
 #endif
 #ifndef NW
+#ifdef SHUTDOWN
+#define NW 1		/* one writer, after a write of another that ended (PRE), and the ending thread */
+#else
 #define NW 2		/* producer threads (of one process) */
+#endif
 #endif
 #define WCOUNT 2	/* bytes per write: 2 writes of WCOUNT each per thread */
 #define RCOUNT 3	/* bytes a read asks for: more than one write, so the short-read rule matters */
 #ifndef WPT
 #define WPT 1		/* writes per producer thread */
 #endif
-#define TOTAL (NW * WPT * WCOUNT)
+#ifdef SHUTDOWN
+#define NT (NW + 1)	/* driver threads: the writers and the one that ends the stream, then writes once */
+#else
+#define NT NW
+#endif
+#ifdef SHUTDOWN
+#define PRE WCOUNT	/* bytes published before the run: a write of a writer thread that is done */
+#else
+#define PRE 0
+#endif
+#define TOTAL (PRE + (NW * WPT + NT - NW) * WCOUNT)
 #define IDX(i) ((i) % CAP)
 
 byte prod_pos, cons_pos;
@@ -73,10 +109,20 @@ byte data[CAP];
 
 /* The producer process: its end's lock, and its sleepers' wanted counts (publish_wanted()). */
 byte plock;			/* 0 free, else the holder's _pid + 1 */
-byte sleeping_count[NW + 1];	/* per writer: its count while registered, 0 else */
+byte sleeping_count[NT + 1];	/* per writer: its count while registered, 0 else */
 bool prod_gone;			/* owner == XBUF_OWNER_GONE: user_release() */
 bool prod_dead;			/* SIGKILL: the owner's lock went with it */
 bool cons_gone;			/* the consumer let go (not modelled as a choice here) */
+#ifdef SHUTDOWN
+bool pclaimed;			/* struct xb_end.claimed of the producer process's end */
+byte ended_at;			/* prod_pos when the stream ended (published before the end) */
+/* The outbound ring: the application writes, the driver never reads it. */
+byte out_pos = 1;		/* the app end's pos (capacity 1: full) */
+byte out_seq;			/* seq of the driver's consumer end, which the app writer sleeps on */
+bool out_gone;			/* that end's owner == XBUF_OWNER_GONE */
+bool app_done;			/* the application writer ended (EPIPE) */
+bool ended;			/* evl_shutdown_xbuf() happened */
+#endif
 
 /* The consumer process: its end's lock, its handle's state, its local generation. */
 byte clock;
@@ -113,6 +159,58 @@ inline wake_producer_side() {
 }
 bool waits_on_prod[8];		/* a consumer thread, asleep on prod_seq */
 bool waits_on_cons[8];		/* a producer thread, asleep on cons_seq */
+#ifdef SHUTDOWN
+bool waits_on_out[8];		/* the app writer, asleep on out_seq */
+inline wake_out() {
+	d_step {
+		hi = 0;
+		do
+		:: hi < 8 -> if :: waits_on_out[hi] -> asleep[hi] = 0 :: else fi; hi++
+		:: else -> break
+		od
+	}
+}
+
+/*
+ * claim_end(): the OFD lock, then the words of the end's old owner reset,
+ * owner = our pid (a new stream), seq++ and a wake (K1). The reset is for
+ * an old owner's sleepers, which are gone (it died, or let go after they
+ * left); after our own evl_shutdown_xbuf(), a call of ours may still sleep
+ * (registered in e->sleepers, counted in waiters): its count must stay, or
+ * the consumer's K1 sees no waiter and never wakes it. csrc/user.c resets
+ * unconditionally today (MUT_CLAIM_RESET: spin finds that lost wake-up);
+ * the model has the fix (reset only without sleepers of ours).
+ */
+inline claim_end() {
+#ifdef MUT_CLAIM_RESET
+	atomic { prod_waiters = 0; prod_wanted = 0 };
+#else
+	d_step {
+		hk = 0;
+		hj = 0;
+		do
+		:: hj <= NT -> if :: sleeping_count[hj] -> hk = 1 :: else fi; hj++
+		:: else -> break
+		od;
+		if :: !hk -> prod_waiters = 0; prod_wanted = 0 :: else fi	/* e->sleepers == NULL */
+	};
+#endif
+	prod_gone = 0;
+	prod_seq++;
+	wake_consumer_side();
+	pclaimed = 1
+}
+
+/* user_claim() of a driver end: claim_end(), then the other end, ended and held by nobody, revived (GONE -> 0). */
+inline user_claim() {
+	if
+	:: !pclaimed ->
+		claim_end();
+		out_gone = 0
+	:: else
+	fi
+}
+#endif
 
 /* publish_wanted(): the smallest count among the registered writers (unchanged if none). */
 inline publish_wanted() {
@@ -120,7 +218,7 @@ inline publish_wanted() {
 		hk = 255;
 		hj = 0;
 		do
-		:: hj <= NW -> if :: sleeping_count[hj] && sleeping_count[hj] < hk -> hk = sleeping_count[hj] :: else fi; hj++
+		:: hj <= NT -> if :: sleeping_count[hj] && sleeping_count[hj] < hk -> hk = sleeping_count[hj] :: else fi; hj++
 		:: else -> break
 		od;
 		if :: hk != 255 -> prod_wanted = hk :: else fi
@@ -131,7 +229,19 @@ inline publish_wanted() {
 inline producer_write(me) {
 	waiting = false;
 	/* end_lock() */
+#ifdef SHUTDOWN
+	/*
+	 * The model's schedule: a call that would begin after the end waits
+	 * until the application saw the end (its writer's EPIPE); a new stream
+	 * begun before that would rightly leave that writer waiting for room
+	 * for ever (nobody reads the outbound ring here), which spin would
+	 * report as a deadlock.
+	 */
+	atomic { plock == 0 && (!ended || app_done) -> plock = me + 1 };
+	user_claim();			/* ops->claim(): the first call after the end claims it again */
+#else
 	atomic { plock == 0 -> plock = me + 1 };
+#endif
 	do
 	:: true ->
 		token = pgen;			/* ops->wait_token(), before the look at the ring */
@@ -228,10 +338,15 @@ proctype writer(byte me)
 proctype producer_process()
 {
 	run writer(1);
+#if NW > 1
 	run writer(2);
+#endif
+#ifdef SHUTDOWN
+	run driver_shutdown(NW + 1);
+#endif
 	/* every writer done, or the process died */
-	(wdone == NW);
-#ifdef STAY
+	(wdone == NT);
+#if defined(STAY) || defined(SHUTDOWN)
 	/* the producer stays: nothing but the writers' own wakes can end a read */
 #else
 	if
@@ -244,6 +359,100 @@ proctype producer_process()
 	fi
 #endif
 }
+
+#ifdef SHUTDOWN
+/* A thread of the driver process: evl_shutdown_xbuf() at any time, then, once the app saw the end, a write. */
+proctype driver_shutdown(byte me)
+{
+	byte token, val, n, ret, k;
+	bool waiting;
+
+	/* evl_shutdown_xbuf(), the inbound ring: end_lock(), user_shutdown() */
+	atomic { plock == 0 -> plock = me + 1 };
+	if :: !pclaimed -> claim_end() :: else fi;	/* claim_end(), not user_claim() */
+	pclaimed = 0;
+	/*
+	 * let_go(e, me, XBUF_OWNER_GONE): owner, then seq++ and the wake, in
+	 * one step here (every commit so far is published: we hold the lock)
+	 */
+	d_step {
+		ended_at = prod_pos;
+		ended = 1;
+		prod_gone = 1;
+		prod_seq++;
+		hi = 0;
+		do
+		:: hi < 8 -> if :: waits_on_prod[hi] -> asleep[hi] = 0 :: else fi; hi++
+		:: else -> break
+		od
+	};
+	plock = 0;
+	/* the outbound ring: its end never claimed (claim_end(): seq++, a wake), then let_go() */
+	d_step {
+		out_gone = 1;
+		out_seq = out_seq + 2;
+		hi = 0;
+		do
+		:: hi < 8 -> if :: waits_on_out[hi] -> asleep[hi] = 0 :: else fi; hi++
+		:: else -> break
+		od
+	};
+	/* later: a new stream */
+	(app_done);
+	producer_write(me);
+	wdone++
+}
+
+/*
+ * The application writes the outbound ring (capacity 1, no driver reader,
+ * one byte in it already) until EPIPE: its write waits for room until the
+ * end, which fails it at once.
+ */
+proctype app_writer()
+{
+	byte val, n, ret;
+	bool waiting;
+
+	do
+	:: true ->
+		waiting = false;
+		n = 0;
+		do
+		:: true ->
+			val = out_seq;		/* W1: the peer's seq before the look */
+			/* settle_now(): the driver ended the stream: EPIPE at once, room or not */
+			if
+			:: out_gone -> ret = 32; break
+			:: else
+			fi;
+			/* writable_now(): room for the byte */
+			if
+			:: out_pos < 1 -> n = 1; break	/* (never: nobody reads) */
+			:: else
+			fi;
+			if
+			:: !waiting -> waiting = true	/* waiter_enter() (nobody reads its waiters here) */
+			:: else ->
+				/* user_sleep(): peer_gone() first, then futex_waitv(out_seq == val) */
+				atomic {
+					if
+					:: out_gone -> skip
+					:: out_seq != val -> skip
+					:: else -> waits_on_out[_pid] = 1; asleep[_pid] = 1
+					fi
+				};
+				atomic { asleep[_pid] == 0 -> waits_on_out[_pid] = 0 }
+			fi
+		od;
+		val = 0; waiting = false;
+		if
+		:: n -> out_pos++		/* xb_end_commit() (no peer waits) */
+		:: else -> break		/* EPIPE */
+		fi
+	od;
+	app_done = 1
+}
+#endif
 
 /* A SIGKILL of the producer at any time, and the watcher of csrc/peer.c that tells it. */
 proctype killer()
@@ -291,7 +500,7 @@ proctype reader()
 		waiting = false;
 		ret = 0;
 		want = RCOUNT;
-#ifdef STAY
+#if defined(STAY) || defined(SHUTDOWN)
 		/* a blocking read asks only for what will come: else it waits for ever, as EVL's does */
 		if :: TOTAL - got_total < RCOUNT -> want = TOTAL - got_total :: else fi;
 #endif
@@ -319,6 +528,12 @@ proctype reader()
 			fi;
 #ifdef MUT_W1
 			val = prod_seq;
+#endif
+#ifdef MUT_EOS
+			if
+			:: prod_gone -> n = 0; ret = 32; break	/* peer_gone() before ready_now() */
+			:: else
+			fi;
 #endif
 			if
 			:: n == 0 && (prod_gone || prod_dead) ->
@@ -386,20 +601,31 @@ proctype reader()
 		:: else
 		fi;
 		clock = 0;
-#ifdef STAY
+#if defined(STAY) || defined(SHUTDOWN)
 		if :: got_total == TOTAL -> break :: else fi;
 #endif
 		if
+#ifdef SHUTDOWN
+		:: ret == 32 ->
+			/* EPIPE only once everything published before the end was read */
+			assert(cons_pos >= ended_at);
+			/* the application tries again once a driver call began a new stream (or bytes came) */
+			(!prod_gone || prod_pos != cons_pos)
+#else
 		:: ret == 32 ->
 			/* EPIPE: exactly what was published, all of it taken */
 			assert(got_total == prod_pos);
 			assert(prod_dead || got_total == TOTAL);
 			break
+#endif
 		:: ret == 9 -> break	/* EBADF after the cancel */
 		:: else
 		fi
 	od;
 	reader_done = 1;
+#ifdef SHUTDOWN
+	assert(got_total == TOTAL);
+#endif
 	/* The consumer's handle goes: a producer waiting for room must not wait for ever. */
 	d_step {
 		cons_gone = 1;
@@ -414,6 +640,9 @@ proctype reader()
 
 init {
 	atomic {
+#if PRE > 0
+		d_step { data[0] = 0; data[1] = 1; prod_pos = PRE; written = PRE; pclaimed = 1 };
+#endif
 		run producer_process();
 		run reader()
 #ifdef KILL
@@ -421,6 +650,9 @@ init {
 #endif
 #ifdef CANCEL
 		;run canceller()
+#endif
+#ifdef SHUTDOWN
+		;run app_writer()
 #endif
 	}
 }
