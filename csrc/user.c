@@ -729,7 +729,9 @@ static int owner_lock(struct xb_end *e, short type)
  * The endpoint's words that were the old owner's are reset here: its
  * sleepers are gone (it died, or it let go after they left), so waiters
  * and wanted start at 0, or the consumer would count a writer stuck that
- * does not exist (a short read) and xbuf_stat show it. pos stays (the
+ * does not exist (a short read) and xbuf_stat show it; unless the old
+ * owner was this process and calls of it still sleep (the words are
+ * theirs: called with the end's lock held, e->sleepers says). pos stays (the
  * stream goes on where it stood), and so do the counters; seq only moves
  * forward: a peer asleep on it compares it with what it saw.
  */
@@ -744,8 +746,16 @@ static int claim_end(struct xb_end *e)
 	ret = owner_lock(e, F_WRLCK);
 	if (ret)
 		return ret;
-	__atomic_store_n(&e->self->waiters, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&e->self->wanted, 0, __ATOMIC_RELAXED);
+	if (!e->sleepers) {
+		/*
+		 * An old owner's words. Ours stay: a call of this process
+		 * asleep across its own evl_shutdown_xbuf() and this claim is
+		 * still registered, and the peer's K1 must keep seeing it
+		 * (t_claim_reset; the model's SHUTDOWN, MUT_CLAIM_RESET).
+		 */
+		__atomic_store_n(&e->self->waiters, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&e->self->wanted, 0, __ATOMIC_RELAXED);
+	}
 	/* How our sleepers pair with the peer's K1 (fence.c): a dead holder's word is not ours. */
 	__atomic_store_n(&e->self->fence, xb_fence_ready() ? XBUF_FENCE_MEMBARRIER : 0, __ATOMIC_RELAXED);
 	/* Release: a peer that sees our pid sees the reset words (it loads the owner with acquire). */
