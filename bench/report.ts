@@ -227,7 +227,7 @@ export function limits(s: Summary): string[] {
         `lock, K1's asymmetric form with membarrier(), plain counters, the peer's position re-read only when the ` +
         `copy last loaded runs short: ARCHITECTURE.md); what it still pays over the bare ring is EVL's checks ` +
         `per call (the claim, the end of stream, the application's departure) and its memcpy. The TypeScript ` +
-        `side's commit keeps the full barrier (an Atomics.store, xchg: JavaScript has no release store) and adds ` +
+        `side's commit keeps the full barrier (an Atomics.exchange, xchg: JavaScript has no release store) and adds ` +
         `its bounds checks and the copy into the caller's buffer. Bun to Bun and Deno to Deno have their producer ` +
         `behind one FFI call per message (the binding has no driver-side fast path: the writer calls ` +
         `evl_write_xbuf through FFI), ${ns("bun:ts2ts")} / ${ns("deno:ts2ts")} ns.`,
