@@ -30,6 +30,26 @@ import { turn } from "./turn.ts";
  */
 const DEFAULT_SPIN_US = 50;
 
+/**
+ * The 32-bit words of a caller's buffer, for copying small aligned messages a
+ * word at a time: made only for the buffer the last call had too (a loop reuses
+ * its buffer), so a buffer used once allocates nothing.
+ */
+class LastWords {
+  #buf: Uint8Array | null = null;
+  #words: Uint32Array | null = null;
+
+  /** buf's words if the last call had buf too; else null, and buf is remembered. */
+  of(buf: Uint8Array): Uint32Array | null {
+    if (this.#buf !== buf) {
+      this.#buf = buf;
+      this.#words = null;
+      return null;
+    }
+    return (this.#words ??= new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2));
+  }
+}
+
 /** One ring as this process maps it. */
 interface Ring {
   /** Address of the first copy of the data area. */
@@ -208,12 +228,9 @@ export class XBuf {
   #out: Ring | null;
   /** The fast paths of the inbound consumer and outbound producer ends, made on first use. */
   #inFast: FastEnd | null = null;
-  /** tryReadInto()'s last buffer and its words (one entry: a loop reuses its buffer). */
-  #intoBuf: Uint8Array | null = null;
-  #intoWords: Uint32Array | null = null;
-  /** The same for the small writes' copy (#putCopy()). */
-  #fromBuf: Uint8Array | null = null;
-  #fromWords: Uint32Array | null = null;
+  /** The words of tryReadInto()'s and of the small writes' (#putCopy()) last buffer. */
+  #intoWords = new LastWords();
+  #fromWords = new LastWords();
   #outFast: FastEnd | null = null;
   /** Map offsets of the side pages: the fast path's endpoint words. */
   #pages: { app: number; driver: number };
@@ -508,20 +525,14 @@ export class XBuf {
     if (got < 0) throw XBufError.fromErrno(got, "tryReadInto");
     const off = end.offset();
     const ring = this.#in!;
+    const words = got <= 64 && ((off | got | buf.byteOffset) & 3) === 0 ? this.#intoWords.of(buf) : null;
     if (got > 64) buf.set(ring.bytes.subarray(off, off + got));
-    else if (((off | got | buf.byteOffset) & 3) === 0 && this.#intoBuf === buf) {
-      // Aligned, into the buffer of the last call (a loop reuses its buffer): a word at a
-      // time, through that buffer's words, made once.
-      const words = this.#intoWords ??= new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
-      const from = ring.words, at = off >>> 2, n = got >>> 2;
+    else if (words) {
+      const from = ring.words, at = off >>> 2, n = got >>> 2; // aligned: a word at a time
       for (let i = 0; i < n; i++) words[i] = from[at + i]!;
     } else {
       const bytes = ring.bytes;
       for (let i = 0; i < got; i++) buf[i] = bytes[off + i]!; // no subarray object for a small message
-      if (this.#intoBuf !== buf) {
-        this.#intoBuf = buf; // words for it only if it comes back: nothing allocated for one-off buffers
-        this.#intoWords = null;
-      }
     }
     end.commit(got);
     return got;
@@ -591,19 +602,11 @@ export class XBuf {
 
   #putCopy(ring: Ring, end: FastEnd, bytes: Uint8Array): number {
     const off = end.offset(), n = bytes.length; // P2 happened in settle(): the room is ours
-    if (n <= 64 && ((off | n | bytes.byteOffset) & 3) === 0 && this.#fromBuf === bytes) {
-      // A small aligned message from the buffer of the last call (a loop reuses its buffer):
-      // a word at a time, through that buffer's words, made once (as tryReadInto()).
-      const words = this.#fromWords ??= new Uint32Array(bytes.buffer, bytes.byteOffset, n >>> 2);
-      const to = ring.words, at = off >>> 2, w = n >>> 2;
+    const words = n <= 64 && ((off | n | bytes.byteOffset) & 3) === 0 ? this.#fromWords.of(bytes) : null;
+    if (words) {
+      const to = ring.words, at = off >>> 2, w = n >>> 2; // a small aligned message a word at a time
       for (let i = 0; i < w; i++) to[at + i] = words[i]!;
-    } else {
-      ring.bytes.set(bytes, off);
-      if (this.#fromBuf !== bytes) {
-        this.#fromBuf = bytes; // words for it only if it comes back: nothing allocated for one-off buffers
-        this.#fromWords = null;
-      }
-    }
+    } else ring.bytes.set(bytes, off);
     end.commit(n); // P1: the bytes are in
     return n;
   }

@@ -138,34 +138,35 @@ static inline __u64 xbuf_fast_peer_pos(struct xbuf_fast *f)
 	return f->peer_seen = __atomic_load_n(&f->peer->pos, __ATOMIC_ACQUIRE);
 }
 
-/*
- * Consumer: bytes readable now (C1), clamped. need: enough to answer
- * from peer_seen (what the last load showed is still there), so the
- * producer's line is loaded only when that runs short, as in a bare ring.
- */
-static inline __u64 xbuf_fast_fill_for(struct xbuf_fast *f, __u64 need)
-{
-	__u64 fill = xbuf_abi_fill(f->capacity, f->peer_seen, f->pos);
-
-	return fill >= need ? fill : xbuf_abi_fill(f->capacity, xbuf_fast_peer_pos(f), f->pos);
-}
-
+/* Consumer: bytes readable now (C1), clamped. */
 static inline __u64 xbuf_fast_fill(struct xbuf_fast *f)
 {
 	return xbuf_abi_fill(f->capacity, xbuf_fast_peer_pos(f), f->pos);
 }
 
-/* Producer: bytes writable now (P2), clamped; from peer_seen while it has `need`. */
+/* Producer: bytes writable now (P2), clamped. */
+static inline __u64 xbuf_fast_room(struct xbuf_fast *f)
+{
+	return xbuf_abi_room(f->capacity, f->pos, xbuf_fast_peer_pos(f));
+}
+
+/*
+ * The same, answered from peer_seen while it shows `need` bytes (what the
+ * last load showed is still there), so the peer's line is loaded only when
+ * that runs short, as in a bare ring.
+ */
+static inline __u64 xbuf_fast_fill_for(struct xbuf_fast *f, __u64 need)
+{
+	__u64 fill = xbuf_abi_fill(f->capacity, f->peer_seen, f->pos);
+
+	return fill >= need ? fill : xbuf_fast_fill(f);
+}
+
 static inline __u64 xbuf_fast_room_for(struct xbuf_fast *f, __u64 need)
 {
 	__u64 room = xbuf_abi_room(f->capacity, f->pos, f->peer_seen);
 
-	return room >= need ? room : xbuf_abi_room(f->capacity, f->pos, xbuf_fast_peer_pos(f));
-}
-
-static inline __u64 xbuf_fast_room(struct xbuf_fast *f)
-{
-	return xbuf_abi_room(f->capacity, f->pos, xbuf_fast_peer_pos(f));
+	return room >= need ? room : xbuf_fast_room(f);
 }
 
 /*
